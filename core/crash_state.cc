@@ -1,0 +1,108 @@
+#include "core/crash_state.h"
+
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace crashenum {
+
+size_t Bitmap::Count() const {
+  size_t n = 0;
+  for (uint64_t w : words_) n += static_cast<size_t>(__builtin_popcountll(w));
+  return n;
+}
+
+std::string StateId::ToString() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t n = bits.size();
+  const size_t digits = n == 0 ? 1 : (n + 3) / 4;
+  std::string hex(digits, '0');
+  for (size_t d = 0; d < digits; ++d) {
+    unsigned v = 0;
+    for (size_t b = 0; b < 4; ++b) {
+      size_t i = d * 4 + b;
+      if (i < n && bits.Get(i)) v |= 1u << b;
+    }
+    hex[digits - 1 - d] = kHex[v];
+  }
+  std::string out =
+      absl::StrCat("e", event, "-u", unit_bytes, "-n", n, "-", hex);
+  if (!order.empty()) absl::StrAppend(&out, "-o", absl::StrJoin(order, "."));
+  return out;
+}
+
+namespace {
+
+absl::Status Malformed(absl::string_view text, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "malformed state ID '", text, "': ", why,
+      " (expected e<event>-u<unit>-n<bits>-<hex>[-o<c>.<c>...])"));
+}
+
+bool ParseNumber(absl::string_view field, char prefix, uint64_t* out) {
+  if (field.size() < 2 || field[0] != prefix) return false;
+  return absl::SimpleAtoi(field.substr(1), out);
+}
+
+}  // namespace
+
+absl::StatusOr<StateId> StateId::Parse(absl::string_view text) {
+  std::vector<absl::string_view> f = absl::StrSplit(text, '-');
+  if (f.size() != 4 && f.size() != 5) return Malformed(text, "wrong field count");
+  uint64_t event, unit, n;
+  if (!ParseNumber(f[0], 'e', &event) || event > UINT32_MAX) {
+    return Malformed(text, "bad event field");
+  }
+  if (!ParseNumber(f[1], 'u', &unit) || unit == 0 || unit > UINT32_MAX) {
+    return Malformed(text, "bad unit field");
+  }
+  if (!ParseNumber(f[2], 'n', &n) || n > (uint64_t{1} << 32)) {
+    return Malformed(text, "bad bit count field");
+  }
+  const size_t digits = n == 0 ? 1 : (n + 3) / 4;
+  absl::string_view hex = f[3];
+  if (hex.size() != digits) {
+    return Malformed(text, absl::StrCat("bitmap of ", n, " bits needs ",
+                                        digits, " hex digits"));
+  }
+  StateId id;
+  id.event = static_cast<uint32_t>(event);
+  id.unit_bytes = static_cast<uint32_t>(unit);
+  id.bits = Bitmap(n);
+  for (size_t d = 0; d < digits; ++d) {
+    char c = hex[digits - 1 - d];
+    unsigned v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return Malformed(text, "bitmap is not hex");
+    }
+    for (size_t b = 0; b < 4; ++b) {
+      size_t i = d * 4 + b;
+      if ((v >> b) & 1) {
+        if (i >= n) return Malformed(text, "bitmap has bits past its count");
+        id.bits.Set(i, true);
+      }
+    }
+  }
+  if (f.size() == 5) {
+    if (f[4].size() < 2 || f[4][0] != 'o') {
+      return Malformed(text, "bad order field");
+    }
+    for (absl::string_view c : absl::StrSplit(f[4].substr(1), '.')) {
+      uint32_t v;
+      if (!absl::SimpleAtoi(c, &v)) return Malformed(text, "bad order choice");
+      id.order.push_back(v);
+    }
+  }
+  return id;
+}
+
+}  // namespace crashenum
