@@ -15,7 +15,9 @@ size_t Bitmap::Count() const {
   return n;
 }
 
-std::string StateId::ToString() const {
+namespace {
+
+std::string HexBits(const Bitmap& bits) {
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t n = bits.size();
   const size_t digits = n == 0 ? 1 : (n + 3) / 4;
@@ -28,8 +30,37 @@ std::string StateId::ToString() const {
     }
     hex[digits - 1 - d] = kHex[v];
   }
-  std::string out =
-      absl::StrCat("e", event, "-u", unit_bytes, "-n", n, "-", hex);
+  return hex;
+}
+
+// Alternating run lengths from bit 0, starting with a run of zeroes (which
+// may be empty): "r0.3.2" is 1,1,1,0,0.
+std::string RunBits(const Bitmap& bits) {
+  std::string out = "r";
+  bool value = false;
+  size_t run = 0;
+  bool first = true;
+  for (size_t i = 0; i < bits.size(); ++i) {
+    if (bits.Get(i) != value) {
+      absl::StrAppend(&out, first ? "" : ".", run);
+      first = false;
+      value = !value;
+      run = 0;
+    }
+    ++run;
+  }
+  absl::StrAppend(&out, first ? "" : ".", run);
+  return out;
+}
+
+}  // namespace
+
+std::string StateId::ToString() const {
+  std::string hex = HexBits(bits);
+  std::string runs = RunBits(bits);
+  std::string out = absl::StrCat("e", event, "-u", unit_bytes, "-n",
+                                 bits.size(), "-",
+                                 runs.size() < hex.size() ? runs : hex);
   if (!order.empty()) absl::StrAppend(&out, "-o", absl::StrJoin(order, "."));
   return out;
 }
@@ -39,7 +70,7 @@ namespace {
 absl::Status Malformed(absl::string_view text, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(
       "malformed state ID '", text, "': ", why,
-      " (expected e<event>-u<unit>-n<bits>-<hex>[-o<c>.<c>...])"));
+      " (expected e<event>-u<unit>-n<bits>-<hex or r-runs>[-o<c>.<c>...])"));
 }
 
 bool ParseNumber(absl::string_view field, char prefix, uint64_t* out) {
@@ -56,39 +87,54 @@ absl::StatusOr<StateId> StateId::Parse(absl::string_view text) {
   if (!ParseNumber(f[0], 'e', &event) || event > UINT32_MAX) {
     return Malformed(text, "bad event field");
   }
-  if (!ParseNumber(f[1], 'u', &unit) || unit == 0 || unit > UINT32_MAX) {
+  if (!ParseNumber(f[1], 'u', &unit) || unit > UINT32_MAX) {
     return Malformed(text, "bad unit field");
   }
   if (!ParseNumber(f[2], 'n', &n) || n > (uint64_t{1} << 32)) {
     return Malformed(text, "bad bit count field");
   }
-  const size_t digits = n == 0 ? 1 : (n + 3) / 4;
-  absl::string_view hex = f[3];
-  if (hex.size() != digits) {
-    return Malformed(text, absl::StrCat("bitmap of ", n, " bits needs ",
-                                        digits, " hex digits"));
-  }
   StateId id;
   id.event = static_cast<uint32_t>(event);
   id.unit_bytes = static_cast<uint32_t>(unit);
   id.bits = Bitmap(n);
-  for (size_t d = 0; d < digits; ++d) {
-    char c = hex[digits - 1 - d];
-    unsigned v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      v = c - 'A' + 10;
-    } else {
-      return Malformed(text, "bitmap is not hex");
+  if (!f[3].empty() && f[3][0] == 'r') {
+    uint64_t pos = 0;
+    bool value = false;
+    for (absl::string_view r : absl::StrSplit(f[3].substr(1), '.')) {
+      uint64_t len;
+      if (!absl::SimpleAtoi(r, &len) || len > n - pos) {
+        return Malformed(text, "bad run length in the bitmap");
+      }
+      for (uint64_t i = 0; i < len; ++i) id.bits.Set(pos + i, value);
+      pos += len;
+      value = !value;
     }
-    for (size_t b = 0; b < 4; ++b) {
-      size_t i = d * 4 + b;
-      if ((v >> b) & 1) {
-        if (i >= n) return Malformed(text, "bitmap has bits past its count");
-        id.bits.Set(i, true);
+    if (pos != n) return Malformed(text, "bitmap runs do not add up to n");
+  } else {
+    const size_t digits = n == 0 ? 1 : (n + 3) / 4;
+    absl::string_view hex = f[3];
+    if (hex.size() != digits) {
+      return Malformed(text, absl::StrCat("bitmap of ", n, " bits needs ",
+                                          digits, " hex digits"));
+    }
+    for (size_t d = 0; d < digits; ++d) {
+      char c = hex[digits - 1 - d];
+      unsigned v;
+      if (c >= '0' && c <= '9') {
+        v = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        v = c - 'a' + 10;
+      } else if (c >= 'A' && c <= 'F') {
+        v = c - 'A' + 10;
+      } else {
+        return Malformed(text, "bitmap is not hex");
+      }
+      for (size_t b = 0; b < 4; ++b) {
+        size_t i = d * 4 + b;
+        if ((v >> b) & 1) {
+          if (i >= n) return Malformed(text, "bitmap has bits past its count");
+          id.bits.Set(i, true);
+        }
       }
     }
   }

@@ -40,12 +40,27 @@ TEST(StateIdTest, EmptyBitmapHasOneDigit) {
 
 TEST(StateIdTest, RejectsMalformedText) {
   for (const char* bad :
-       {"", "e1", "x1-u512-n4-f", "e1-u0-n4-f", "e1-u512-n4-ff",
+       {"", "e1", "x1-u512-n4-f", "e1-u512-n4-ff", "e1-u512-n4-r1.4",
+        "e1-u512-n4-r1.2", "e1-u512-n4-r1.x",
         "e1-u512-n3-f", "e1-u512-n4-g", "e1-u512-n4-f-x1", "e1-u512-n4-f-o1.x"}) {
     absl::StatusOr<StateId> id = StateId::Parse(bad);
     EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(id.status().message(), HasSubstr("malformed state ID")) << bad;
   }
+}
+
+TEST(StateIdTest, LongUniformBitmapsUseRuns) {
+  StateId id;
+  id.event = 392;
+  id.unit_bytes = 512;
+  id.bits = Bitmap(35074);
+  for (size_t i = 0; i < 35074; ++i) id.bits.Set(i, i != 2 && i != 3);
+  EXPECT_EQ(id.ToString(), "e392-u512-n35074-r0.2.2.35070");
+  absl::StatusOr<StateId> back = StateId::Parse(id.ToString());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, id);
+  // Both spellings of one bitmap parse to the same state.
+  EXPECT_EQ(*StateId::Parse("e1-u512-n4-r1.3"), *StateId::Parse("e1-u512-n4-e"));
 }
 
 TEST(BitmapTest, CountsAndFlips) {

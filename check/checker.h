@@ -1,0 +1,101 @@
+// crashenum check: enumerates the crash states of a trace and runs an oracle
+// on each distinct image (DESIGN.md 3-5).
+//
+// Results are deterministic: the same trace and options give the same states,
+// IDs, verdicts and counts for any number of workers. Each distinct image is
+// judged once, by the first state (in enumeration order) that shows it; every
+// other state with that image shares its verdict.
+#ifndef CRASHENUM_CHECK_CHECKER_H_
+#define CRASHENUM_CHECK_CHECKER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/hash128.h"
+#include "core/trace.h"
+#include "enumerator/crash_points.h"
+#include "enumerator/enumerate.h"
+#include "enumerator/state_space.h"
+#include "oracles/oracle.h"
+
+namespace crashenum {
+
+struct CheckOptions {
+  CrashPointOptions points;
+  ModelOptions model;
+  EnumerateOptions enumerate;
+  // Refuse to start when the states to visit exceed this.
+  uint64_t max_states = 1000000;
+  int jobs = 1;  // oracle workers
+  // Directory for the workers' private images; must exist.
+  std::string work_dir = "/tmp";
+  // Called from the checking thread at most every ~200 ms and at the end.
+  std::function<void(const struct CheckProgress&)> on_progress;
+};
+
+struct CheckProgress {
+  uint64_t states = 0;
+  uint64_t distinct_images = 0;
+  uint64_t oracle_runs_done = 0;
+  uint64_t failures = 0;  // failing images so far
+  uint64_t total_states = 0;  // planned
+};
+
+struct PointPlan {
+  uint32_t event = 0;
+  std::string description;
+  size_t optional_writes = 0;  // optional ops with enumerated units
+  size_t variables = 0;
+  StateCount count;
+};
+
+struct StateFinding {
+  std::string state;  // state ID text
+  VerdictKind verdict = VerdictKind::kFail;
+  std::string message;
+  Hash128 image;
+};
+
+struct PointResult {
+  uint32_t event = 0;
+  uint64_t states = 0;
+  uint64_t new_images = 0;  // images first seen at this crash point
+  uint64_t failing_states = 0;
+};
+
+struct CheckReport {
+  std::vector<PointPlan> plan;
+  std::vector<PointResult> points;
+  uint64_t states = 0;
+  uint64_t distinct_images = 0;
+  uint64_t oracle_runs = 0;
+  uint64_t failures = 0;  // failing states
+  uint64_t errors = 0;    // erroring states
+  uint64_t failing_images = 0;
+  uint64_t erroring_images = 0;
+  // Failing and erroring states, in enumeration order.
+  std::vector<StateFinding> findings;
+  absl::Duration elapsed;
+  absl::Duration oracle_time;  // summed over workers
+};
+
+// Lists the crash points and the state count of each under `options`.
+// Errors: those of FindCrashPoints and UnitHashes::Build.
+absl::StatusOr<std::vector<PointPlan>> PlanCheck(const Trace& trace,
+                                                 const CheckOptions& options);
+
+// Runs the check. `on_plan` (optional) sees the plan before any oracle runs.
+// A violation is a result: the report lists it and the Status is OK. Errors:
+// ResourceExhausted when the planned states exceed max_states (naming the
+// count); I/O errors of the workers' images; those of PlanCheck.
+absl::StatusOr<CheckReport> RunCheck(
+    const Trace& trace, Oracle& oracle, const CheckOptions& options,
+    const std::function<void(const std::vector<PointPlan>&)>& on_plan = {});
+
+}  // namespace crashenum
+
+#endif  // CRASHENUM_CHECK_CHECKER_H_

@@ -1,0 +1,167 @@
+#include "cli/common.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+#include "traces/trace_reader.h"
+
+namespace crashenum {
+namespace internal_cli {
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitUsage;
+    default:
+      return kExitInfrastructure;
+  }
+}
+
+void DefineTraceFlags(Flags& flags) {
+  flags.Define("read-past-end",
+               "dm-log-writes: read valid entries past the super block's count",
+               true);
+  flags.Define("device-size",
+               "device size in bytes (K/M/G suffixes); default: inferred");
+}
+
+void DefineModelFlags(Flags& flags) {
+  flags.Define("atomic-unit",
+               "bytes a device writes atomically (power of two >= 8); "
+               "default: the logical sector");
+  flags.Define("torn", "sectors (default): unflushed writes may tear; none");
+  flags.Define("discard", "either (default) | keep | zero");
+}
+
+void DefineEnumerateFlags(Flags& flags) {
+  flags.Define("crash-points", "durable (default) | flushes | marks | all");
+  flags.Define("from-mark", "only crash points at or after this mark");
+  flags.Define("to-mark", "only crash points at or before this mark");
+  flags.Define("max-states",
+               "refuse to start above this many states (default 1000000)");
+  flags.Define("drop-at-most", "only states missing at most K optional writes");
+  flags.Define("tear-at-most", "only states with at most K torn writes");
+  flags.Define("sample", "N seeded random states per crash point");
+  flags.Define("seed", "seed for --sample (default 0)");
+}
+
+const std::vector<std::string>& ModelFlagNames() {
+  static const auto* names = new std::vector<std::string>{
+      "read-past-end", "device-size", "atomic-unit", "discard"};
+  return *names;
+}
+
+absl::StatusOr<Trace> OpenTraceFromFlags(const Flags& flags,
+                                         std::string* notes) {
+  if (flags.positional().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected exactly one trace file, got ", flags.positional().size(),
+        flags.positional().empty()
+            ? ""
+            : absl::StrCat(": ", absl::StrJoin(flags.positional(), " "))));
+  }
+  ReadOptions ro;
+  ro.read_past_end = flags.GetBool("read-past-end");
+  ASSIGN_OR_RETURN(int64_t size, flags.GetInt("device-size", 0, true));
+  ro.device_size_bytes = static_cast<uint64_t>(size);
+  return ReadTrace(flags.positional()[0], ro, notes);
+}
+
+absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options) {
+  ASSIGN_OR_RETURN(int64_t unit, flags.GetInt("atomic-unit", 0, true));
+  if (unit > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError("--atomic-unit: at most 1M");
+  }
+  options->model.atomic_unit = static_cast<uint32_t>(unit);
+  const std::string torn = flags.Get("torn", "sectors");
+  if (torn == "sectors") {
+    options->model.torn = true;
+  } else if (torn == "none") {
+    options->model.torn = false;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--torn=", torn, ": expected sectors or none"));
+  }
+  const std::string discard = flags.Get("discard", "either");
+  if (discard == "either") {
+    options->model.discard = DiscardMode::kEither;
+  } else if (discard == "keep") {
+    options->model.discard = DiscardMode::kKeep;
+  } else if (discard == "zero") {
+    options->model.discard = DiscardMode::kZero;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--discard=", discard, ": expected either, keep or zero"));
+  }
+  const std::string cp = flags.Get("crash-points", "durable");
+  if (cp == "durable") {
+    options->points.mode = CrashPointMode::kDurable;
+  } else if (cp == "flushes") {
+    options->points.mode = CrashPointMode::kFlushes;
+  } else if (cp == "marks") {
+    options->points.mode = CrashPointMode::kMarks;
+  } else if (cp == "all") {
+    options->points.mode = CrashPointMode::kAll;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--crash-points=", cp, ": expected durable, flushes, marks or all"));
+  }
+  options->points.discard = options->model.discard;
+  options->points.from_mark = flags.Get("from-mark");
+  options->points.to_mark = flags.Get("to-mark");
+  ASSIGN_OR_RETURN(int64_t max_states,
+                   flags.GetInt("max-states", 1000000, false));
+  options->max_states = static_cast<uint64_t>(max_states);
+  ASSIGN_OR_RETURN(options->enumerate.drop_at_most,
+                   flags.GetInt("drop-at-most", -1));
+  ASSIGN_OR_RETURN(options->enumerate.tear_at_most,
+                   flags.GetInt("tear-at-most", -1));
+  ASSIGN_OR_RETURN(int64_t sample, flags.GetInt("sample", 0));
+  ASSIGN_OR_RETURN(int64_t seed, flags.GetInt("seed", 0));
+  if (flags.Has("seed") && sample == 0) {
+    return absl::InvalidArgumentError("--seed goes with --sample=N");
+  }
+  options->enumerate.sample = static_cast<uint64_t>(sample);
+  options->enumerate.seed = static_cast<uint64_t>(seed);
+  return absl::OkStatus();
+}
+
+std::string ShellQuote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789@%_+=:,./-") ==
+                        std::string::npos) {
+    return s;
+  }
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string MaterializeCommand(const Flags& flags, const std::string& trace,
+                               const std::string& id) {
+  std::vector<std::string> parts = {"crashenum", "materialize",
+                                    ShellQuote(trace), "--state=" + id,
+                                    "-o", "crash.img"};
+  for (const std::string& f : flags.Given(ModelFlagNames())) {
+    parts.push_back(ShellQuote(f));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+}  // namespace internal_cli
+}  // namespace crashenum

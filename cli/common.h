@@ -1,0 +1,52 @@
+// Flags and set-up shared by the crashenum verbs.
+#ifndef CRASHENUM_CLI_COMMON_H_
+#define CRASHENUM_CLI_COMMON_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "check/checker.h"
+#include "cli/flags.h"
+#include "core/trace.h"
+
+namespace crashenum {
+namespace internal_cli {
+
+// Exit codes (DESIGN.md 8).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitViolations = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInfrastructure = 3;
+
+// Exit code for a failed Status: bad usage or input is 2, anything else
+// (missing tools, I/O, oracle infrastructure) is 3.
+int ExitCodeFor(const absl::Status& status);
+
+// Flags that shape how a trace is read and modelled, and crash points.
+void DefineTraceFlags(Flags& flags);
+void DefineModelFlags(Flags& flags);
+void DefineEnumerateFlags(Flags& flags);
+
+// Names of the flags a repro command must repeat to rebuild a state.
+const std::vector<std::string>& ModelFlagNames();
+
+// Reads the trace named by the single positional argument. Errors:
+// InvalidArgument for usage; the reader's errors.
+absl::StatusOr<Trace> OpenTraceFromFlags(const Flags& flags,
+                                         std::string* notes);
+
+// Fills the model, crash point and enumeration parts of CheckOptions.
+absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options);
+
+// Quotes `s` for a POSIX shell when needed.
+std::string ShellQuote(const std::string& s);
+
+// The command that rebuilds state `id` as an image file.
+std::string MaterializeCommand(const Flags& flags, const std::string& trace,
+                               const std::string& id);
+
+}  // namespace internal_cli
+}  // namespace crashenum
+
+#endif  // CRASHENUM_CLI_COMMON_H_

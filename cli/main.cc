@@ -1,0 +1,41 @@
+// crashenum: a deterministic crash-consistency model checker.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: crashenum VERB [options]\n"
+    "\n"
+    "verbs:\n"
+    "  check TRACE --oracle=O    run oracle O on every crash state's image\n"
+    "  info TRACE                devices, entries, marks, crash points, counts\n"
+    "  materialize TRACE --state=ID -o IMAGE\n"
+    "                            write the image of one crash state\n"
+    "\n"
+    "'crashenum VERB --help' lists a verb's options. Exit codes: 0 no\n"
+    "violation, 1 violations, 2 bad usage or input, 3 oracle or\n"
+    "infrastructure errors.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace crashenum::internal_cli;  // NOLINT
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" ||
+      args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string verb = args[0];
+  args.erase(args.begin());
+  if (verb == "check") return CheckCommand(args);
+  if (verb == "info") return InfoCommand(args);
+  if (verb == "materialize") return MaterializeCommand(args);
+  std::fprintf(stderr, "crashenum: unknown verb '%s'\n\n%s", verb.c_str(),
+               kUsage);
+  return 2;
+}

@@ -1,0 +1,200 @@
+// The state space of one crash point (DESIGN.md 2.2-2.5 and 3).
+//
+// At a crash point every possible write is durable or optional. The image is
+// made of *units* (the atomic unit, default the device's logical sector).
+// Each unit some possible write covers is either
+//   - fixed: one version is visible in every crash state (only durable
+//     writes cover it, or all its versions have the same bytes), or
+//   - a slot: its visible version depends on which optional units persisted
+//     and, where concurrent writes compete, on an order choice.
+// Optional units that can never change the image (covered by a durable write
+// that happens after them, or in a unit whose versions are all equal) are
+// folded: they are named in state IDs but are not enumerated.
+//
+// Enumeration works on *variables*: with tearing, one per enumerated optional
+// unit; without, one per optional op (all its units together).
+//
+// A StateSpace is immutable after Build and safe to share between threads.
+#ifndef CRASHENUM_ENUMERATOR_STATE_SPACE_H_
+#define CRASHENUM_ENUMERATOR_STATE_SPACE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/crash_state.h"
+#include "core/hash128.h"
+#include "core/trace.h"
+#include "enumerator/durability.h"
+
+namespace crashenum {
+
+struct ModelOptions {
+  // Atomic unit in bytes: a power of two, at least 8; 0 means each device's
+  // logical sector. Units larger than a sector need unit-aligned writes.
+  uint32_t atomic_unit = 0;
+  DiscardMode discard = DiscardMode::kEither;
+  bool torn = true;  // --torn=sectors (true) or --torn=none (false)
+};
+
+// Content hashes of every unit of every write, computed once per trace and
+// unit size. Immutable after Build; thread-safe.
+class UnitHashes {
+ public:
+  // Errors: InvalidArgument when the atomic unit is not a power of two >= 8,
+  // or is larger than a device's sector and some op is not aligned to it
+  // (naming the entry).
+  static absl::StatusOr<std::unique_ptr<UnitHashes>> Build(
+      const Trace& trace, uint32_t atomic_unit);
+
+  const Trace& trace() const { return trace_; }
+  uint32_t unit_bytes(uint32_t device) const { return unit_bytes_[device]; }
+  // The value state IDs record: the atomic unit if all devices share it.
+  uint32_t id_unit_bytes() const { return id_unit_bytes_; }
+  // First unit and unit count of a write or discard.
+  uint64_t first_unit(uint32_t op) const;
+  uint32_t num_units(uint32_t op) const;
+  // Hash of the content op `op` gives its unit `k` (zeroes for discards).
+  const Hash128& content(uint32_t op, uint32_t k) const {
+    return hashes_[offset_[op] + k];
+  }
+  // Bytes op `op` gives its unit `k`; nullptr for a discard (zeroes).
+  const char* bytes(uint32_t op, uint32_t k) const;
+  // Hash of the base content of a unit.
+  Hash128 BaseContent(uint32_t device, uint64_t unit) const;
+  // Global unit number used in Zobrist keys.
+  static uint64_t GlobalUnit(uint32_t device, uint64_t unit) {
+    return (uint64_t{device} << 44) | unit;
+  }
+
+ private:
+  explicit UnitHashes(const Trace& trace) : trace_(trace) {}
+  const Trace& trace_;
+  std::vector<uint32_t> unit_bytes_;
+  std::vector<Hash128> zero_;  // per device: hash of an all-zero unit
+  uint32_t id_unit_bytes_ = 0;
+  std::vector<uint64_t> offset_;  // per op: index of its first unit hash
+  std::vector<Hash128> hashes_;
+};
+
+// A unit version that may become visible in a slot.
+struct Candidate {
+  uint32_t op = 0;
+  uint32_t unit_in_op = 0;
+  int64_t bit = -1;  // canonical state-ID bit; -1 for a durable write
+  Hash128 rel;       // Zobrist key of this version XOR that of the base
+};
+
+struct Slot {
+  uint32_t device = 0;
+  uint64_t unit = 0;
+  // In submission order. In a chain slot each happens before the next, and
+  // only candidates[0] can be durable.
+  std::vector<Candidate> candidates;
+  bool chain = true;
+  // Non-chain slots: hb[i * n + j] says candidate i happens before j.
+  std::vector<uint8_t> hb;
+};
+
+struct FixedUnit {
+  uint32_t device = 0;
+  uint64_t unit = 0;
+  uint32_t op = UINT32_MAX;  // UINT32_MAX: the base content
+  uint32_t unit_in_op = 0;
+};
+
+struct OptionalOp {
+  uint32_t op = 0;
+  uint32_t first_bit = 0;  // canonical bits [first_bit, first_bit + units)
+  uint32_t num_units = 0;
+  // Per unit of the op: its variable, or -1 when folded.
+  std::vector<int32_t> unit_var;
+  std::vector<uint32_t> vars;  // distinct variables of the op, ascending
+};
+
+// One enumerated choice. `units` lists (slot, candidate) pairs it controls.
+struct Variable {
+  uint32_t optional_op = 0;  // index into optional_ops()
+  std::vector<std::pair<uint32_t, uint32_t>> units;
+};
+
+// Preflush constraint on variables: if any of `write_vars` is set, every one
+// of `covered_vars` must be set.
+struct VarConstraint {
+  std::vector<uint32_t> write_vars;
+  std::vector<uint32_t> covered_vars;
+};
+
+// Which version each slot shows in one state: a candidate index, or -1 for
+// the base content.
+struct Resolution {
+  std::vector<int32_t> slot_version;
+  Hash128 hash;
+};
+
+class StateSpace {
+ public:
+  // Builds the space of a crash just before event `event`. Errors:
+  // InvalidArgument when `event` > events().size() or the unit size and
+  // `hashes` disagree with `options`.
+  static absl::StatusOr<std::unique_ptr<StateSpace>> Build(
+      const UnitHashes& hashes, uint32_t event, const ModelOptions& options);
+
+  const Trace& trace() const { return hashes_.trace(); }
+  const UnitHashes& hashes() const { return hashes_; }
+  uint32_t event() const { return event_; }
+  const ModelOptions& options() const { return options_; }
+  const std::vector<OpState>& op_states() const { return durability_.state; }
+  const std::vector<OptionalOp>& optional_ops() const { return optional_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+  const std::vector<FixedUnit>& fixed() const { return fixed_; }
+  const std::vector<Variable>& vars() const { return vars_; }
+  const std::vector<VarConstraint>& constraints() const { return constraints_; }
+  const std::vector<PreflushConstraint>& preflush() const {
+    return durability_.constraints;
+  }
+  // Hash contribution of the fixed units.
+  const Hash128& fixed_hash() const { return fixed_hash_; }
+  uint32_t num_bits() const { return num_bits_; }
+  bool has_non_chain() const { return has_non_chain_; }
+
+  // Canonical bitmap of a variable assignment (see crash_state.h): folded
+  // units of an op follow its variables (set when any is set, or when the op
+  // has none).
+  Bitmap BitsFor(const std::vector<uint8_t>& var_values) const;
+
+  // Resolves a state ID to the version of each slot, and hashes it, straight
+  // from the definition (no incremental state). Errors: InvalidArgument when
+  // the ID belongs to another crash point or unit size, has the wrong number
+  // of bits or order choices, or breaks a preflush constraint.
+  absl::StatusOr<Resolution> Resolve(const StateId& id) const;
+
+  // Maximal persisted candidates of non-chain slot `s`, in candidate order,
+  // given `persisted[i]` for each candidate.
+  std::vector<uint32_t> MaximalPersisted(
+      uint32_t s, const std::vector<uint8_t>& persisted) const;
+
+ private:
+  StateSpace(const UnitHashes& hashes, uint32_t event, ModelOptions options)
+      : hashes_(hashes), event_(event), options_(options) {}
+
+  const UnitHashes& hashes_;
+  uint32_t event_;
+  ModelOptions options_;
+  Durability durability_;
+  std::vector<OptionalOp> optional_;
+  std::vector<Slot> slots_;
+  std::vector<FixedUnit> fixed_;
+  std::vector<Variable> vars_;
+  std::vector<VarConstraint> constraints_;
+  Hash128 fixed_hash_;
+  uint32_t num_bits_ = 0;
+  bool has_non_chain_ = false;
+};
+
+}  // namespace crashenum
+
+#endif  // CRASHENUM_ENUMERATOR_STATE_SPACE_H_
