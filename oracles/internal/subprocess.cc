@@ -1,0 +1,422 @@
+#include "oracles/internal/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+extern char** environ;
+
+namespace crashenum {
+namespace internal_oracles {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Keeps the first `head` and the last `tail` bytes of a stream.
+class OutputCapture {
+ public:
+  OutputCapture(size_t head, size_t tail) : head_cap_(head), tail_cap_(tail) {}
+
+  void Append(const char* data, size_t n) {
+    total_ += n;
+    size_t take = std::min(n, head_cap_ - head_.size());
+    head_.append(data, take);
+    data += take;
+    n -= take;
+    if (n == 0 || tail_cap_ == 0) return;
+    if (n >= tail_cap_) {
+      tail_.assign(data + n - tail_cap_, tail_cap_);
+      tail_pos_ = 0;
+      return;
+    }
+    if (tail_.size() < tail_cap_) {
+      size_t room = std::min(n, tail_cap_ - tail_.size());
+      tail_.append(data, room);
+      data += room;
+      n -= room;
+    }
+    while (n > 0) {  // the ring is full: overwrite the oldest bytes
+      size_t chunk = std::min(n, tail_cap_ - tail_pos_);
+      std::memcpy(&tail_[tail_pos_], data, chunk);
+      tail_pos_ = (tail_pos_ + chunk) % tail_cap_;
+      data += chunk;
+      n -= chunk;
+    }
+  }
+
+  uint64_t total() const { return total_; }
+
+  std::string Text() const {
+    std::string tail = tail_.substr(tail_pos_) + tail_.substr(0, tail_pos_);
+    uint64_t omitted = total_ - head_.size() - tail.size();
+    if (omitted == 0) return head_ + tail;
+    return absl::StrCat(head_, "\n[... ", omitted, " bytes omitted ...]\n",
+                        tail);
+  }
+
+ private:
+  const size_t head_cap_;
+  const size_t tail_cap_;
+  std::string head_;
+  std::string tail_;
+  size_t tail_pos_ = 0;  // oldest byte of tail_ once it is full
+  uint64_t total_ = 0;
+};
+
+// Closes a file descriptor on scope exit.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { Reset(); }
+  int get() const { return fd_; }
+  int* out() { return &fd_; }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// What the child reports through the CLOEXEC error pipe when setup fails.
+enum ChildStage : int32_t { kStdio = 1, kChdir, kRlimit, kExec };
+struct ChildError {
+  int32_t stage;
+  int32_t err;
+};
+
+absl::Status ErrnoError(absl::string_view what, int err) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err)));
+}
+
+std::string EnvKey(absl::string_view entry) {
+  return std::string(entry.substr(0, entry.find('=')));
+}
+
+std::vector<std::string> BuildEnvironment(const SubprocessOptions& options) {
+  absl::flat_hash_set<std::string> dropped(options.unset_env.begin(),
+                                           options.unset_env.end());
+  for (const auto& [key, value] : options.set_env) dropped.insert(key);
+  std::vector<std::string> env;
+  if (options.inherit_environment) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      if (!dropped.contains(EnvKey(*e))) env.emplace_back(*e);
+    }
+  }
+  for (const auto& [key, value] : options.set_env) {
+    env.push_back(absl::StrCat(key, "=", value));
+  }
+  return env;
+}
+
+bool IsExecutableFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         access(path.c_str(), X_OK) == 0;
+}
+
+// The first executable `name` in the ':'-separated `dirs`, or "".
+std::string SearchDirs(absl::string_view name, absl::string_view dirs) {
+  for (absl::string_view dir : absl::StrSplit(dirs, ':')) {
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
+    if (IsExecutableFile(candidate)) return candidate;
+  }
+  return "";
+}
+
+// Finds `name` the way execvp would, in the PATH of `env`.
+absl::StatusOr<std::string> ResolveProgram(
+    const std::string& name, const std::vector<std::string>& env) {
+  if (absl::StrContains(name, '/')) return name;
+  std::string path = "/usr/bin:/bin";
+  for (const std::string& entry : env) {
+    if (absl::StartsWith(entry, "PATH=")) path = entry.substr(5);
+  }
+  std::string found = SearchDirs(name, path);
+  if (!found.empty()) return found;
+  return absl::UnavailableError(
+      absl::StrCat("command not found: '", name, "' (PATH=", path, ")"));
+}
+
+// Runs in the forked child: only async-signal-safe calls from here on.
+[[noreturn]] void ChildMain(const char* program, char* const* argv,
+                            char* const* envp, int stdin_fd, int out_fd,
+                            int err_fd, const char* cwd,
+                            const struct rlimit* fsize,
+                            const struct rlimit* as) {
+  auto fail = [err_fd](ChildStage stage) {
+    ChildError e{stage, errno};
+    ssize_t ignored = write(err_fd, &e, sizeof(e));
+    (void)ignored;
+    _exit(127);
+  };
+  setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+  if (dup2(stdin_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
+    fail(kStdio);
+  }
+  if (cwd != nullptr && chdir(cwd) != 0) fail(kChdir);
+  if (fsize != nullptr && setrlimit(RLIMIT_FSIZE, fsize) != 0) fail(kRlimit);
+  if (as != nullptr && setrlimit(RLIMIT_AS, as) != 0) fail(kRlimit);
+  // Descriptors other threads opened without O_CLOEXEC must not leak.
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(program, argv, envp);
+  fail(kExec);
+  _exit(127);  // not reached
+}
+
+std::string ChildErrorMessage(const ChildError& e, const std::string& program,
+                              const SubprocessOptions& options) {
+  const char* why = std::strerror(e.err);
+  switch (e.stage) {
+    case kChdir:
+      return absl::StrCat("cannot change to working directory '",
+                          options.working_directory, "': ", why);
+    case kRlimit:
+      return absl::StrCat("cannot set a resource limit: ", why);
+    case kExec:
+      return absl::StrCat("cannot execute '", program, "': ", why);
+    default:
+      return absl::StrCat("cannot set up the child's stdio: ", why);
+  }
+}
+
+int PollTimeoutMs(Clock::time_point now, Clock::time_point wake) {
+  if (wake == Clock::time_point::max()) return -1;
+  if (wake <= now) return 0;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+  return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
+}
+
+Clock::time_point After(Clock::time_point t, absl::Duration d) {
+  if (d >= absl::Hours(24 * 365 * 100)) return Clock::time_point::max();
+  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+  return t + std::chrono::duration_cast<Clock::duration>(
+                 absl::ToChronoNanoseconds(d));
+}
+
+// True once `pid` has ended; leaves it unreaped so its process group id stays
+// reserved while we signal the group.
+bool HasExited(pid_t pid) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof(info));
+  return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid;
+}
+
+// Watches the running child: collects output, enforces the deadline, kills
+// its group, and reaps it. Fills all of `result` but `elapsed`.
+void Supervise(pid_t pid, int out_fd, const SubprocessOptions& options,
+               Clock::time_point start, SubprocessResult& result) {
+  OutputCapture capture(options.output_head_bytes, options.output_tail_bytes);
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  enum class Phase { kRunning, kTerminating, kKilled } phase = Phase::kRunning;
+  const Clock::time_point deadline = After(start, options.timeout);
+  Clock::time_point kill_at = Clock::time_point::max();
+  Clock::time_point give_up_at = Clock::time_point::max();
+  bool exited = false;
+  bool pipe_open = true;
+  char buf[65536];
+
+  auto kill_group = [&](Clock::time_point now) {
+    kill(-pid, SIGKILL);
+    phase = Phase::kKilled;
+    give_up_at = After(now, options.kill_grace);
+  };
+
+  while (true) {
+    Clock::time_point now = Clock::now();
+    if (!exited && phase == Phase::kRunning && now >= deadline) {
+      result.timed_out = true;
+      kill(-pid, SIGTERM);
+      phase = Phase::kTerminating;
+      kill_at = After(now, options.kill_grace);
+    }
+    if (phase == Phase::kTerminating && now >= kill_at) kill_group(now);
+    // Once the child is gone, nothing else in its group may live on.
+    if (exited && phase != Phase::kKilled) kill_group(now);
+    if (exited && !pipe_open) break;
+    if (phase == Phase::kKilled && now >= give_up_at) break;
+
+    Clock::time_point wake = Clock::time_point::max();
+    if (phase == Phase::kRunning) wake = deadline;
+    if (phase == Phase::kTerminating) wake = kill_at;
+    if (phase == Phase::kKilled) wake = give_up_at;
+    int timeout_ms = PollTimeoutMs(now, wake);
+    if (!exited && pidfd.get() < 0 && (timeout_ms < 0 || timeout_ms > 10)) {
+      timeout_ms = 10;  // no pidfd: look for the child's exit every 10 ms
+    }
+    struct pollfd fds[2];
+    int nfds = 0;
+    int out_index = -1;
+    if (pipe_open) {
+      out_index = nfds;
+      fds[nfds++] = {out_fd, POLLIN, 0};
+    }
+    if (!exited && pidfd.get() >= 0) fds[nfds++] = {pidfd.get(), POLLIN, 0};
+    int ready = poll(fds, nfds, timeout_ms);
+    if (ready < 0 && errno != EINTR) break;
+    if (out_index >= 0 && ready > 0 && fds[out_index].revents != 0) {
+      ssize_t n = read(out_fd, buf, sizeof(buf));
+      if (n > 0) {
+        capture.Append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        pipe_open = false;
+      }
+    }
+    if (!exited) exited = HasExited(pid);
+  }
+  if (!exited && phase != Phase::kKilled) kill(-pid, SIGKILL);  // poll failed
+
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.pid = pid;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  result.output = capture.Text();
+  result.output_bytes = capture.total();
+}
+
+}  // namespace
+
+std::string SignalName(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  if (abbrev == nullptr) return absl::StrCat("SIG", signal);
+  return absl::StrCat("SIG", abbrev);
+}
+
+absl::StatusOr<std::string> FindProgram(
+    absl::string_view name, const std::vector<std::string>& extra_dirs) {
+  if (absl::StrContains(name, '/')) {
+    if (IsExecutableFile(std::string(name))) return std::string(name);
+  } else {
+    const char* path = getenv("PATH");
+    std::string found;
+    if (path != nullptr && *path != '\0') found = SearchDirs(name, path);
+    for (size_t i = 0; found.empty() && i < extra_dirs.size(); ++i) {
+      std::string candidate = absl::StrCat(extra_dirs[i], "/", name);
+      if (IsExecutableFile(candidate)) found = candidate;
+    }
+    if (!found.empty()) return found;
+  }
+  return absl::UnavailableError(absl::StrCat("'", name, "' not found"));
+}
+
+absl::StatusOr<SubprocessResult> RunSubprocess(
+    const std::vector<std::string>& argv, const SubprocessOptions& options) {
+  if (argv.empty()) return absl::InvalidArgumentError("empty command");
+  for (const std::string& arg : argv) {
+    if (arg.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("NUL byte in argument of '", argv[0], "'"));
+    }
+  }
+  const Clock::time_point start = Clock::now();
+
+  // Everything the child needs is prepared here: after fork() it may not
+  // allocate.
+  std::vector<std::string> env = BuildEnvironment(options);
+  absl::StatusOr<std::string> program = ResolveProgram(argv[0], env);
+  if (!program.ok()) return program.status();
+  std::vector<char*> argv_ptrs;
+  for (const std::string& arg : argv) {
+    argv_ptrs.push_back(const_cast<char*>(arg.c_str()));
+  }
+  argv_ptrs.push_back(nullptr);
+  std::vector<char*> env_ptrs;
+  for (const std::string& entry : env) {
+    env_ptrs.push_back(const_cast<char*>(entry.c_str()));
+  }
+  env_ptrs.push_back(nullptr);
+  struct rlimit fsize, as;
+  if (options.max_file_size) {
+    fsize.rlim_cur = fsize.rlim_max = *options.max_file_size;
+  }
+  if (options.max_address_space) {
+    as.rlim_cur = as.rlim_max = *options.max_address_space;
+  }
+  const char* cwd = options.working_directory.empty()
+                        ? nullptr
+                        : options.working_directory.c_str();
+
+  Fd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (devnull.get() < 0) return ErrnoError("cannot open /dev/null", errno);
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    return ErrnoError("cannot create a pipe", errno);
+  }
+  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return ErrnoError("cannot create a pipe", errno);
+  }
+  Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
+
+  pid_t pid = fork();
+  if (pid < 0) return ErrnoError("fork failed", errno);
+  if (pid == 0) {
+    ChildMain(program->c_str(), argv_ptrs.data(), env_ptrs.data(),
+              devnull.get(), out_write.get(), err_write.get(), cwd,
+              options.max_file_size ? &fsize : nullptr,
+              options.max_address_space ? &as : nullptr);
+  }
+  setpgid(pid, pid);  // also in the child: whichever runs first wins
+  out_write.Reset();
+  err_write.Reset();
+  devnull.Reset();
+
+  // The error pipe closes on a successful execve, or carries why it failed.
+  ChildError child_error;
+  ssize_t n;
+  do {
+    n = read(err_read.get(), &child_error, sizeof(child_error));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(child_error))) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return absl::UnavailableError(
+        ChildErrorMessage(child_error, *program, options));
+  }
+
+  SubprocessResult result;
+  Supervise(pid, out_read.get(), options, start, result);
+  result.elapsed = absl::FromChrono(Clock::now() - start);
+  return result;
+}
+
+absl::StatusOr<SubprocessResult> RunShellCommand(
+    absl::string_view command, const SubprocessOptions& options) {
+  return RunSubprocess({"/bin/sh", "-c", std::string(command)}, options);
+}
+
+}  // namespace internal_oracles
+}  // namespace crashenum

@@ -1,0 +1,42 @@
+#include "oracles/oracle.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "oracles/internal/exec_oracle.h"
+#include "oracles/internal/ext4_fsck_oracle.h"
+
+namespace crashenum {
+
+absl::string_view VerdictKindName(VerdictKind kind) {
+  switch (kind) {
+    case VerdictKind::kPass:
+      return "PASS";
+    case VerdictKind::kFail:
+      return "FAIL";
+    case VerdictKind::kError:
+      return "ERROR";
+  }
+  return "UNKNOWN";
+}
+
+absl::StatusOr<std::unique_ptr<Oracle>> MakeOracle(
+    absl::string_view spec, const OracleOptions& options) {
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("oracle '", spec, "': the timeout must be positive, not ",
+                     absl::FormatDuration(options.timeout)));
+  }
+  if (spec == "ext4-fsck") {
+    return internal_oracles::MakeExt4FsckOracle(options);
+  }
+  constexpr absl::string_view kExec = "exec:";
+  if (absl::StartsWith(spec, kExec)) {
+    return internal_oracles::MakeExecOracle(spec, spec.substr(kExec.size()),
+                                            options);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown oracle '", spec, "'; known oracles: ext4-fsck, exec:CMD"));
+}
+
+}  // namespace crashenum

@@ -1,0 +1,82 @@
+// The oracle interface (DESIGN.md section 5): judges one crash image.
+//
+// A violation is a result, not an error: Check() returns a Verdict, and FAIL
+// means the image is inconsistent. ERROR means the oracle could not judge
+// (timeout, signal, tool failure) and never counts as FAIL.
+#ifndef CRASHENUM_ORACLES_ORACLE_H_
+#define CRASHENUM_ORACLES_ORACLE_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/crash_state.h"
+
+namespace crashenum {
+
+enum class VerdictKind { kPass, kFail, kError };
+
+// "PASS", "FAIL" or "ERROR".
+absl::string_view VerdictKindName(VerdictKind kind);
+
+struct Verdict {
+  VerdictKind kind = VerdictKind::kPass;
+  std::string message;  // why, for FAIL and ERROR; may be empty for PASS
+
+  static Verdict Pass() { return {VerdictKind::kPass, ""}; }
+  static Verdict Fail(std::string why) {
+    return {VerdictKind::kFail, std::move(why)};
+  }
+  static Verdict Error(std::string why) {
+    return {VerdictKind::kError, std::move(why)};
+  }
+};
+
+// The private images of one crash state, one per trace device, in device
+// order. Each file belongs to the oracle for the duration of Check(): it may
+// read and modify it; nothing it writes reaches another state.
+struct ImageSet {
+  std::vector<std::string> device_names;
+  std::vector<std::string> paths;
+};
+
+struct OracleTraits {
+  bool metadata_only = false;  // judges only metadata (fsck-style)
+  bool mutates_image = false;  // may write to its image
+  bool needs_root = false;
+  bool deterministic = true;  // verdict depends only on the image bytes
+};
+
+class Oracle {
+ public:
+  virtual ~Oracle() = default;
+  // The spec it was made from, e.g. "ext4-fsck" or "exec:CMD".
+  virtual const std::string& name() const = 0;
+  virtual const OracleTraits& traits() const = 0;
+  // Judges the images of `state`. Thread-safe: workers call it concurrently
+  // with distinct ImageSets. Never blocks past the configured timeout.
+  virtual Verdict Check(const ImageSet& images, const StateId& state) = 0;
+};
+
+struct OracleOptions {
+  // Limit of one oracle run; past it the run is killed and is ERROR.
+  absl::Duration timeout = absl::Seconds(60);
+  // Directory for the oracle's own scratch files (must exist).
+  std::string scratch_dir = "/tmp";
+};
+
+// Makes an oracle from its command-line spec: "ext4-fsck" or "exec:CMD" (see
+// oracles/internal/ext4_fsck_oracle.h and exec_oracle.h for what each does).
+// Errors: InvalidArgument for an unknown or malformed spec (the message lists
+// the known oracles), an empty CMD or a non-positive timeout; Unavailable when
+// a tool it needs (e.g. e2fsck) is not installed, naming the tool.
+absl::StatusOr<std::unique_ptr<Oracle>> MakeOracle(
+    absl::string_view spec, const OracleOptions& options);
+
+}  // namespace crashenum
+
+#endif  // CRASHENUM_ORACLES_ORACLE_H_
