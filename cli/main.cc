@@ -1,5 +1,8 @@
 // crashenum: a deterministic crash-consistency model checker.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,13 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   using namespace crashenum::internal_cli;  // NOLINT
+  // Under `bazel run`, resolve paths against the directory it was run from.
+  if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY")) {
+    if (::chdir(dir) != 0) {
+      std::fprintf(stderr, "crashenum: cannot enter %s\n", dir);
+      return 2;
+    }
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" ||
       args[0] == "help") {
