@@ -55,10 +55,14 @@ absl::StatusOr<std::unique_ptr<UnitHashes>> UnitHashes::Build(
     if (op.kind == OpKind::kFlush) continue;
     const uint64_t ub = h->unit_bytes_[op.device];
     const uint32_t n = h->num_units(static_cast<uint32_t>(i));
+    const uint64_t first = h->first_unit(static_cast<uint32_t>(i));
     for (uint32_t k = 0; k < n; ++k) {
+      const Hash128 content = op.kind == OpKind::kDiscard
+                                  ? h->zero_[op.device]
+                                  : HashBytes(op.data.substr(k * ub, ub));
+      const uint64_t g = GlobalUnit(op.device, first + k);
       h->hashes_[h->offset_[i] + k] =
-          op.kind == OpKind::kDiscard ? h->zero_[op.device]
-                                      : HashBytes(op.data.substr(k * ub, ub));
+          UnitKey(g, content) ^ UnitKey(g, h->BaseContent(op.device, first + k));
     }
   }
   trace.ReleaseDataPages();
@@ -170,11 +174,8 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
       }
       if (!hidden) live.push_back(c);
     }
-    const Hash128 base_key = UnitKey(g, hashes.BaseContent(dev, unit));
     std::vector<Hash128> rel;
-    for (const RawCandidate& c : live) {
-      rel.push_back(UnitKey(g, hashes.content(c.op, c.unit_in_op)) ^ base_key);
-    }
+    for (const RawCandidate& c : live) rel.push_back(hashes.rel(c.op, c.unit_in_op));
     bool chain = true;
     for (size_t i = 0; i + 1 < live.size(); ++i) {
       chain &= hb(live[i].op, live[i + 1].op);

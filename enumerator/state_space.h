@@ -40,8 +40,9 @@ struct ModelOptions {
   bool torn = true;  // --torn=sectors (true) or --torn=none (false)
 };
 
-// Content hashes of every unit of every write, computed once per trace and
-// unit size. Immutable after Build; thread-safe.
+// The Zobrist key of every unit of every write (relative to the base
+// content), computed once per trace and unit size. Immutable after Build;
+// thread-safe.
 class UnitHashes {
  public:
   // Errors: InvalidArgument when the atomic unit is not a power of two >= 8,
@@ -57,8 +58,10 @@ class UnitHashes {
   // First unit and unit count of a write or discard.
   uint64_t first_unit(uint32_t op) const;
   uint32_t num_units(uint32_t op) const;
-  // Hash of the content op `op` gives its unit `k` (zeroes for discards).
-  const Hash128& content(uint32_t op, uint32_t k) const {
+  // Zobrist key of the version op `op` gives its unit `k` (zeroes for
+  // discards), XOR the key of that unit's base content: zero when the op
+  // writes what the base holds.
+  const Hash128& rel(uint32_t op, uint32_t k) const {
     return hashes_[offset_[op] + k];
   }
   // Bytes op `op` gives its unit `k`; nullptr for a discard (zeroes).
