@@ -69,6 +69,10 @@ bool DurabilityTracker::Apply(uint32_t e) {
 
 bool DurabilityTracker::WouldGrow(uint32_t e) const {
   const Event& ev = trace_.events()[e];
+  if (ev.kind == EventKind::kSubmit && discard_ == DiscardMode::kZero &&
+      trace_.ops()[ev.op].kind == OpKind::kDiscard) {
+    return true;  // applied from its submission on
+  }
   if (ev.kind != EventKind::kComplete || ev.status != 0) return false;
   const Op& op = trace_.ops()[ev.op];
   if (op.kind == OpKind::kWrite && (op.flags & kFua) &&

@@ -283,6 +283,16 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     }
   }
 
+  // A PREFLUSH write whose units are all folded still decides whether what
+  // its preflush covers must persist: give it a variable of its own that
+  // controls no unit.
+  for (const PreflushConstraint& pc : s->durability_.constraints) {
+    OptionalOp& op = s->optional_[optional_index[pc.write]];
+    if (!op.vars.empty()) continue;
+    const uint32_t v = static_cast<uint32_t>(s->vars_.size());
+    s->vars_.push_back(Variable{static_cast<uint32_t>(optional_index[pc.write]), {}});
+    op.vars.push_back(v);
+  }
   for (const PreflushConstraint& pc : s->durability_.constraints) {
     VarConstraint vc;
     vc.write_vars = s->optional_[optional_index[pc.write]].vars;
@@ -345,7 +355,8 @@ absl::StatusOr<Resolution> StateSpace::Resolve(const StateId& id) const {
         event_, " has ", num_bits_,
         " optional units (are the --discard options the same?)"));
   }
-  // Preflush constraints, on the units that are not folded.
+  // Preflush constraints. Folded units carry their op's choice, so every
+  // unit counts.
   for (const PreflushConstraint& pc : durability_.constraints) {
     auto find = [&](uint32_t op) -> const OptionalOp& {
       return *std::find_if(optional_.begin(), optional_.end(),
@@ -354,13 +365,13 @@ absl::StatusOr<Resolution> StateSpace::Resolve(const StateId& id) const {
     const OptionalOp& w = find(pc.write);
     bool active = false;
     for (uint32_t k = 0; k < w.num_units; ++k) {
-      active |= w.unit_var[k] >= 0 && id.bits.Get(w.first_bit + k);
+      active |= id.bits.Get(w.first_bit + k);
     }
     if (!active) continue;
     for (uint32_t c : pc.covered) {
       const OptionalOp& co = find(c);
       for (uint32_t k = 0; k < co.num_units; ++k) {
-        if (co.unit_var[k] >= 0 && !id.bits.Get(co.first_bit + k)) {
+        if (!id.bits.Get(co.first_bit + k)) {
           return absl::InvalidArgumentError(absl::StrCat(
               "state ", text, " is not a crash state: PREFLUSH write entry ",
               trace().ops()[pc.write].source_entry,

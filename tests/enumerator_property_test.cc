@@ -11,9 +11,6 @@
 // with S the seed the failure printed ("Using configuration: seed=S"), or
 // its "reproduce=..." string instead of seed=S to go straight to the
 // shrunk case.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -47,7 +44,9 @@ namespace crashenum {
 
 // How rapidcheck prints the values it drew (found by ADL).
 void showValue(OpKind k, std::ostream& os) {
-  os << (k == OpKind::kWrite ? "write" : k == OpKind::kFlush ? "flush" : "discard");
+  os << (k == OpKind::kWrite   ? "write"
+         : k == OpKind::kFlush ? "flush"
+                               : "discard");
 }
 
 namespace {
@@ -106,7 +105,8 @@ Generated GenTrace() {
   uint64_t entry = 0;
   std::vector<uint32_t> in_flight;
   auto complete = [&](uint32_t op) {
-    const int32_t status = *rc::gen::weightedElement<int32_t>({{5, 0}, {1, -5}});
+    const int32_t status =
+        *rc::gen::weightedElement<int32_t>({{5, 0}, {1, -5}});
     RC_ASSERT(b.Complete(op, status, entry++).ok());
     absl::StrAppend(&text, "complete op", op, status ? " status -5" : "", "\n");
   };
@@ -138,15 +138,17 @@ Generated GenTrace() {
     if (op.kind != OpKind::kFlush) {
       const int most = std::min<int>({3, budget, int(dev.num_sectors)});
       op.num_sectors = *rc::gen::inRange(1, most + 1);
-      op.sector = *rc::gen::inRange<uint64_t>(0, dev.num_sectors - op.num_sectors + 1);
+      op.sector =
+          *rc::gen::inRange<uint64_t>(0, dev.num_sectors - op.num_sectors + 1);
       budget -= static_cast<int>(op.num_sectors);
       desc = absl::StrCat(" [", op.sector, ", +", op.num_sectors, ")");
     }
     if (op.kind == OpKind::kWrite) {
       // PREFLUSH often, so that in-flight PREFLUSH writes constrain states.
-      for (auto [f, weight] : {std::pair<uint32_t, int>{kFua, 1},
-                               {kPreflush, 2}, {kMeta, 1}}) {
-        if (*rc::gen::weightedElement<bool>({{4 - weight, false}, {weight, true}})) {
+      for (auto [f, weight] :
+           {std::pair<uint32_t, int>{kFua, 1}, {kPreflush, 2}, {kMeta, 1}}) {
+        if (*rc::gen::weightedElement<bool>(
+                {{4 - weight, false}, {weight, true}})) {
           op.flags |= f;
         }
       }
@@ -261,11 +263,10 @@ void AssertSameImages(const Trace& trace, const std::set<std::string>& got,
                       std::inserter(extra, extra.end()));
   std::set_difference(want.begin(), want.end(), got.begin(), got.end(),
                       std::inserter(missing, missing.end()));
-  RC_FAIL(absl::StrCat(where, ": crashenum has ", got.size(),
-                       " images, the reference model ", want.size(),
-                       "\n  only crashenum:\n    ", Pictures(trace, extra),
-                       "\n  only the reference:\n    ",
-                       Pictures(trace, missing)));
+  RC_FAIL(absl::StrCat(
+      where, ": crashenum has ", got.size(), " images, the reference model ",
+      want.size(), "\n  only crashenum:\n    ", Pictures(trace, extra),
+      "\n  only the reference:\n    ", Pictures(trace, missing)));
 }
 
 // The image of a resolved state, straight from the Resolution: the base,
@@ -275,9 +276,10 @@ std::string ImageOf(const StateSpace& space, const Resolution& r) {
   const UnitHashes& h = space.hashes();
   std::vector<std::string> dev;
   for (const Device& d : trace.devices()) {
-    dev.push_back(d.base.empty()
-                      ? std::string(d.num_sectors * d.sector_size, '\0')
-                      : std::string(d.base.substr(0, d.num_sectors * d.sector_size)));
+    dev.push_back(
+        d.base.empty()
+            ? std::string(d.num_sectors * d.sector_size, '\0')
+            : std::string(d.base.substr(0, d.num_sectors * d.sector_size)));
   }
   auto put = [&](uint32_t d, uint64_t unit, uint32_t op, uint32_t k) {
     const uint32_t ub = h.unit_bytes(d);
@@ -316,11 +318,9 @@ bool AnyBit(const StateId& id, const OptionalOp& o) {
 }
 
 // Why the bitmap of `id` breaks the PREFLUSH rule (2.2), or "" when it does
-// not. Skips PREFLUSH writes whose units are all folded: their bits are set
-// whether or not what they cover persisted (see
-// DISABLED_FoldedPreflushWriteBreaksItsConstraint).
+// not. `skip_folded` passes over PREFLUSH writes whose units are all folded.
 std::string BreaksPreflush(const StateSpace& space, const StateId& id,
-                           bool skip_folded = true) {
+                           bool skip_folded = false) {
   for (const PreflushConstraint& pc : space.preflush()) {
     const OptionalOp& w = FindOptional(space, pc.write);
     if ((skip_folded && w.vars.empty()) || !AnyBit(id, w)) continue;
@@ -336,15 +336,6 @@ std::string BreaksPreflush(const StateSpace& space, const StateId& id,
     }
   }
   return "";
-}
-
-// Whether a PREFLUSH constraint of `space` has a write whose units are all
-// folded.
-bool HasFoldedPreflushWrite(const StateSpace& space) {
-  for (const PreflushConstraint& pc : space.preflush()) {
-    if (FindOptional(space, pc.write).vars.empty()) return true;
-  }
-  return false;
 }
 
 struct Visit {
@@ -422,7 +413,8 @@ std::unique_ptr<StateSpace> Space(const UnitHashes& h, uint32_t point,
   m.atomic_unit = c.atomic_unit;
   m.torn = c.torn;
   m.discard = c.discard;
-  absl::StatusOr<std::unique_ptr<StateSpace>> s = StateSpace::Build(h, point, m);
+  absl::StatusOr<std::unique_ptr<StateSpace>> s =
+      StateSpace::Build(h, point, m);
   RC_ASSERT(s.ok());
   return *std::move(s);
 }
@@ -449,13 +441,15 @@ RC_GTEST_PROP(EnumeratorProperty, ExhaustiveMatchesReference, ()) {
   const Trace& trace = g.trace;
   for (const Config& c : AllConfigs(trace, *rc::gen::element(256u, 128u))) {
     std::unique_ptr<UnitHashes> h = Hashes(trace, c);
-    const std::vector<uint32_t> all = Points(trace, CrashPointMode::kAll, c.discard);
+    const std::vector<uint32_t> all =
+        Points(trace, CrashPointMode::kAll, c.discard);
     RC_ASSERT(all.size() == trace.events().size() + 1);
     const std::vector<uint32_t> durable =
         Points(trace, CrashPointMode::kDurable, c.discard);
     RC_ASSERT(!durable.empty());
     RC_ASSERT(durable.back() == trace.events().size());
-    RC_ASSERT(std::includes(all.begin(), all.end(), durable.begin(), durable.end()));
+    RC_ASSERT(
+        std::includes(all.begin(), all.end(), durable.begin(), durable.end()));
     std::map<std::pair<uint64_t, uint64_t>, std::string> by_hash;
     std::map<std::string, Hash128> by_image;
     for (uint32_t p : all) {
@@ -493,10 +487,8 @@ RC_GTEST_PROP(EnumeratorProperty, DefaultCrashPointsCoverEveryImage, ()) {
   RC_LOG() << "trace:\n" << g.text;
   const Trace& trace = g.trace;
   Config c = GenConfig(trace);
-  // With --discard=zero the submit of a discard grows the durable set but is
-  // no default crash point (see DISABLED_ZeroDiscardSubmitIsACrashPoint).
-  if (c.discard == DiscardMode::kZero) c.discard = DiscardMode::kEither;
-  const std::vector<uint32_t> all = Points(trace, CrashPointMode::kAll, c.discard);
+  const std::vector<uint32_t> all =
+      Points(trace, CrashPointMode::kAll, c.discard);
   for (uint32_t p : all) RC_PRE(Small(trace, p, c));
   const std::vector<uint32_t> durable =
       Points(trace, CrashPointMode::kDurable, c.discard);
@@ -510,7 +502,8 @@ RC_GTEST_PROP(EnumeratorProperty, DefaultCrashPointsCoverEveryImage, ()) {
     }
   }
   for (uint32_t p : durable) {
-    std::set<std::string> s = reference::ReferenceImages(trace, p, ReferenceFor(c));
+    std::set<std::string> s =
+        reference::ReferenceImages(trace, p, ReferenceFor(c));
     covered.insert(s.begin(), s.end());
   }
   for (const std::string& image : every) {
@@ -557,14 +550,13 @@ RC_GTEST_PROP(EnumeratorProperty, MaterializedFilesMatch, ()) {
       RC_ASSERT(r.ok());
       RC_ASSERT(MaterializeState(*space, *r, scratch).ok());
       RC_ASSERT((*m)->Apply(*space, *r).ok());
-      const std::string want = v.image;
+      const std::string& want = v.image;
       if (read(scratch) != want || read(incremental) != want) {
-        RC_FAIL(absl::StrCat(Where(p, c), ", state ", v.id.ToString(),
-                             ": resolved ", Picture(trace, want),
-                             ", MaterializeState wrote ",
-                             Picture(trace, read(scratch)),
-                             ", Materializer wrote ",
-                             Picture(trace, read(incremental))));
+        RC_FAIL(absl::StrCat(
+            Where(p, c), ", state ", v.id.ToString(), ": resolved ",
+            Picture(trace, want), ", MaterializeState wrote ",
+            Picture(trace, read(scratch)), ", Materializer wrote ",
+            Picture(trace, read(incremental))));
       }
       images.insert(want);
     }
@@ -589,7 +581,8 @@ RC_GTEST_PROP(EnumeratorProperty, GrayOrder, ()) {
     if (!space->constraints().empty() || space->vars().size() > 14) continue;
     const std::vector<Visit> visits = Enumerate(*space, EnumerateOptions());
     RC_ASSERT(!visits.empty());
-    RC_ASSERT(visits[0].values == std::vector<uint8_t>(space->vars().size(), 0));
+    RC_ASSERT(visits[0].values ==
+              std::vector<uint8_t>(space->vars().size(), 0));
     std::set<std::vector<uint8_t>> assignments;
     for (size_t i = 0; i < visits.size(); ++i) {
       assignments.insert(visits[i].values);
@@ -644,14 +637,9 @@ RC_GTEST_PROP(EnumeratorProperty, DropAtMost, ()) {
                              missing, " writes"));
       }
     }
-    // A PREFLUSH write whose units are all folded counts as persisted even
-    // when what it covers did not (DISABLED_FoldedPreflushWriteBreaksIts-
-    // Constraint), so a state may miss one write more than the bound says.
-    if (!HasFoldedPreflushWrite(*space)) {
-      AssertSameImages(trace, ImagesOf(visits),
-                       reference::ReferenceImages(trace, p, ReferenceFor(c, k)),
-                       where);
-    }
+    AssertSameImages(trace, ImagesOf(visits),
+                     reference::ReferenceImages(trace, p, ReferenceFor(c, k)),
+                     where);
     if (space->constraints().empty() && !space->has_non_chain()) {
       const StateCount count = CountStates(*space, options);
       RC_ASSERT(count.fits);
@@ -683,10 +671,9 @@ RC_GTEST_PROP(EnumeratorProperty, SamplingIsDeterministicAndSound, ()) {
     for (size_t i = 0; i < first.size(); ++i) {
       RC_ASSERT(first[i].id.ToString() == second[i].id.ToString());
       if (!want.count(first[i].image)) {
-        RC_FAIL(absl::StrCat(Where(p, c), ": sampled state ",
-                             first[i].id.ToString(), " shows ",
-                             Picture(trace, first[i].image),
-                             ", which is no crash state"));
+        RC_FAIL(absl::StrCat(
+            Where(p, c), ": sampled state ", first[i].id.ToString(), " shows ",
+            Picture(trace, first[i].image), ", which is no crash state"));
       }
     }
   }
@@ -745,7 +732,7 @@ std::vector<StateId> VisitedIds(const StateSpace& space,
 // before the submit is missed, and with it every image the discard hides:
 // here a crash before the discard may show 'a' in sector 0, a crash at the
 // only default point (the end) never does.
-TEST(EnumeratorRegression, DISABLED_ZeroDiscardSubmitIsACrashPoint) {
+TEST(EnumeratorRegression, ZeroDiscardSubmitIsACrashPoint) {
   Script s;
   s.AddDevice(512, 4);
   s.Complete(s.Submit(OpKind::kWrite, 0, 0, 1, 'a'));  // events 0, 1
@@ -763,11 +750,9 @@ TEST(EnumeratorRegression, DISABLED_ZeroDiscardSubmitIsACrashPoint) {
 // DESIGN 2.2, 2.8: a state ID is the bitmap of persisted optional units, and
 // no crash state shows a PREFLUSH write without what its preflush covers.
 // Op 2 below is an in-flight PREFLUSH write of zeroes over zeroes: all its
-// units are folded, so StateSpace::BitsFor sets its bits in every state,
-// including those where op 1 (which it covers) did not persist. Resolve
-// accepts those IDs, and --drop-at-most counts op 2 as persisted: with K=1
-// the image with neither op 1 nor op 2 (2 writes missing) is visited.
-TEST(EnumeratorRegression, DISABLED_FoldedPreflushWriteBreaksItsConstraint) {
+// units fold away, yet it must still not count as persisted unless op 1 (which
+// it covers) did, both in IDs and under --drop-at-most.
+TEST(EnumeratorRegression, FoldedPreflushWriteBreaksItsConstraint) {
   Script s;
   s.AddDevice(512, 4);
   s.Complete(s.Submit(OpKind::kWrite, 0, 2, 1, 'a'));  // op 0

@@ -31,11 +31,10 @@ class Model {
     // 2.3: the variables: one per unit of an optional op with tearing, one
     // per optional op without.
     for (int j = 0; j < static_cast<int>(optional_.size()); ++j) {
-      if (!o_.torn) {
-        vars_.push_back({j, -1});
-        continue;
+      if (!o_.torn) vars_.push_back({j, -1});
+      for (int k = 0; o_.torn && k < NumUnits(optional_[j]); ++k) {
+        vars_.push_back({j, k});
       }
-      for (int k = 0; k < NumUnits(optional_[j]); ++k) vars_.push_back({j, k});
     }
     // 2.2 PREFLUSH: a PREFLUSH write in flight at the point, with the
     // optional writes on its device that completed successfully before it
@@ -79,10 +78,8 @@ class Model {
   std::set<std::string> Images() {
     std::set<std::vector<int>> keys;
     for (uint64_t mask = 0; mask < (uint64_t{1} << vars_.size()); ++mask) {
-      std::vector<std::vector<bool>> persisted(optional_.size());
-      for (size_t j = 0; j < optional_.size(); ++j) {
-        persisted[j].assign(NumUnits(optional_[j]), false);
-      }
+      std::vector<std::vector<bool>> persisted;
+      for (uint32_t i : optional_) persisted.emplace_back(NumUnits(i), false);
       for (size_t v = 0; v < vars_.size(); ++v) {
         if (!((mask >> v) & 1)) continue;
         auto [j, k] = vars_[v];
@@ -106,10 +103,10 @@ class Model {
 
  private:
   static bool Any(const std::vector<bool>& v) {
-    for (bool b : v) {
-      if (b) return true;
-    }
-    return false;
+    return std::find(v.begin(), v.end(), true) != v.end();
+  }
+  static bool All(const std::vector<bool>& v) {
+    return std::find(v.begin(), v.end(), false) == v.end();
   }
 
   bool CompletedOk(uint32_t i) const {
@@ -127,9 +124,9 @@ class Model {
     if (!CompletedOk(w)) return false;
     if (ops[w].flags & kFua) return true;
     for (uint32_t f = 0; f < ops.size(); ++f) {
-      const bool flush = ops[f].kind == OpKind::kFlush ||
-                         (ops[f].kind == OpKind::kWrite &&
-                          (ops[f].flags & kPreflush));
+      const bool flush =
+          ops[f].kind == OpKind::kFlush ||
+          (ops[f].kind == OpKind::kWrite && (ops[f].flags & kPreflush));
       if (flush && ops[f].device == ops[w].device &&
           t_.submit_event(f) > t_.complete_event(w) && CompletedOk(f)) {
         return true;
@@ -163,9 +160,10 @@ class Model {
     const Op& op = t_.ops()[i];
     const uint64_t ub = UnitBytes(op.device);
     for (int k = 0; k < NumUnits(i); ++k) {
-      content_[i].push_back(Intern(op.kind == OpKind::kDiscard
-                                       ? std::string(ub, '\0')
-                                       : std::string(op.data.substr(k * ub, ub))));
+      content_[i].push_back(
+          Intern(op.kind == OpKind::kDiscard
+                     ? std::string(ub, '\0')
+                     : std::string(op.data.substr(k * ub, ub))));
     }
   }
 
@@ -174,9 +172,7 @@ class Model {
     for (const auto& [w, covered] : preflush_) {
       if (!Any(persisted[w])) continue;
       for (int c : covered) {
-        for (bool b : persisted[c]) {
-          if (!b) return false;
-        }
+        if (!All(persisted[c])) return false;
       }
     }
     if (o_.drop_at_most >= 0) {
@@ -193,7 +189,9 @@ class Model {
                  std::set<std::vector<int>>* keys) const {
     std::vector<std::vector<std::pair<uint32_t, int>>> cover(base_.size());
     for (uint32_t i : durable_) {
-      for (int k = 0; k < NumUnits(i); ++k) cover[Position(i, k)].push_back({i, k});
+      for (int k = 0; k < NumUnits(i); ++k) {
+        cover[Position(i, k)].push_back({i, k});
+      }
     }
     for (size_t j = 0; j < optional_.size(); ++j) {
       for (int k = 0; k < NumUnits(optional_[j]); ++k) {
@@ -229,8 +227,8 @@ class Model {
   std::vector<uint32_t> durable_, optional_;  // op indices, in trace order
   std::vector<std::pair<int, int>> vars_;     // (optional index, unit or -1)
   std::vector<std::pair<int, std::vector<int>>> preflush_;  // optional indices
-  std::vector<size_t> unit_offset_;  // per device: its first image unit
-  std::vector<int> base_;            // per image unit: base content id
+  std::vector<size_t> unit_offset_;        // per device: its first image unit
+  std::vector<int> base_;                  // per image unit: base content id
   std::vector<std::vector<int>> content_;  // per op and unit: content id
   std::map<std::string, int> ids_;
   std::vector<std::string> strings_;
