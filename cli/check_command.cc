@@ -57,29 +57,19 @@ std::string DefaultTmp() {
 absl::StatusOr<int> CheckOne(const Flags& flags, const Trace& trace,
                              CheckOptions options, Oracle& oracle,
                              const std::string& work_dir) {
-  absl::StatusOr<StateId> id = StateId::Parse(flags.Get("state"));
-  if (!id.ok()) return id.status();
-  if (!flags.Has("atomic-unit") && id->unit_bytes != 0) {
-    options.model.atomic_unit = id->unit_bytes;
-  }
-  absl::StatusOr<std::unique_ptr<UnitHashes>> hashes =
-      UnitHashes::Build(trace, options.model.atomic_unit);
-  if (!hashes.ok()) return hashes.status();
-  absl::StatusOr<std::unique_ptr<StateSpace>> space =
-      StateSpace::Build(**hashes, id->event, options.model);
-  if (!space.ok()) return space.status();
-  absl::StatusOr<Resolution> r = (*space)->Resolve(*id);
+  absl::StatusOr<ResolvedState> r =
+      ResolveStateFromFlags(flags, trace, options.model);
   if (!r.ok()) return r.status();
   ImageSet images;
   for (const Device& d : trace.devices()) {
     images.device_names.push_back(d.name);
     images.paths.push_back(work_dir + "/" + d.name + ".img");
   }
-  absl::Status s = MaterializeState(**space, *r, images.paths);
+  absl::Status s = MaterializeState(*r->space, r->resolution, images.paths);
   if (!s.ok()) return s;
-  Verdict v = oracle.Check(images, *id);
-  std::fprintf(stderr, "state %s (image %s): %s%s%s\n", id->ToString().c_str(),
-               r->hash.ToHex().c_str(),
+  Verdict v = oracle.Check(images, r->id);
+  std::fprintf(stderr, "state %s (image %s): %s%s%s\n",
+               r->id.ToString().c_str(), r->resolution.hash.ToHex().c_str(),
                std::string(VerdictKindName(v.kind)).c_str(),
                v.message.empty() ? "" : "\n", v.message.c_str());
   return v.kind == VerdictKind::kPass   ? kExitOk

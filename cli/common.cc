@@ -134,6 +134,21 @@ absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ResolvedState> ResolveStateFromFlags(const Flags& flags,
+                                                    const Trace& trace,
+                                                    ModelOptions model) {
+  ResolvedState r;
+  ASSIGN_OR_RETURN(r.id, StateId::Parse(flags.Get("state")));
+  // The ID names its unit size; use it unless the user set one.
+  if (!flags.Has("atomic-unit") && r.id.unit_bytes != 0) {
+    model.atomic_unit = r.id.unit_bytes;
+  }
+  ASSIGN_OR_RETURN(r.hashes, UnitHashes::Build(trace, model.atomic_unit));
+  ASSIGN_OR_RETURN(r.space, StateSpace::Build(*r.hashes, r.id.event, model));
+  ASSIGN_OR_RETURN(r.resolution, r.space->Resolve(r.id));
+  return r;
+}
+
 std::string ShellQuote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -8,7 +8,9 @@
 #include "absl/status/statusor.h"
 #include "check/checker.h"
 #include "cli/flags.h"
+#include "core/crash_state.h"
 #include "core/trace.h"
+#include "enumerator/state_space.h"
 
 namespace crashenum {
 namespace internal_cli {
@@ -38,6 +40,21 @@ absl::StatusOr<Trace> OpenTraceFromFlags(const Flags& flags,
 
 // Fills the model, crash point and enumeration parts of CheckOptions.
 absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options);
+
+// One crash state named by --state, resolved against its crash point.
+struct ResolvedState {
+  StateId id;
+  std::unique_ptr<UnitHashes> hashes;
+  std::unique_ptr<StateSpace> space;  // refers to *hashes
+  Resolution resolution;
+};
+
+// Parses --state and resolves it under `model`; the ID's unit size is used
+// unless --atomic-unit was given. `trace` must outlive the result. Errors:
+// InvalidArgument for a malformed ID or one that is not a state of `trace`.
+absl::StatusOr<ResolvedState> ResolveStateFromFlags(const Flags& flags,
+                                                    const Trace& trace,
+                                                    ModelOptions model);
 
 // Quotes `s` for a POSIX shell when needed.
 std::string ShellQuote(const std::string& s);

@@ -21,22 +21,11 @@ absl::Status Run(const Flags& flags) {
   if (!flags.Has("output")) {
     return absl::InvalidArgumentError("materialize needs -o IMAGE");
   }
-  absl::StatusOr<StateId> id = StateId::Parse(flags.Get("state"));
-  if (!id.ok()) return id.status();
   CheckOptions options;
   absl::Status s = OptionsFromFlags(flags, &options);
   if (!s.ok()) return s;
-  // The ID names its unit size; use it unless the user set one.
-  if (!flags.Has("atomic-unit") && id->unit_bytes != 0) {
-    options.model.atomic_unit = id->unit_bytes;
-  }
-  absl::StatusOr<std::unique_ptr<UnitHashes>> hashes =
-      UnitHashes::Build(*trace, options.model.atomic_unit);
-  if (!hashes.ok()) return hashes.status();
-  absl::StatusOr<std::unique_ptr<StateSpace>> space =
-      StateSpace::Build(**hashes, id->event, options.model);
-  if (!space.ok()) return space.status();
-  absl::StatusOr<Resolution> r = (*space)->Resolve(*id);
+  absl::StatusOr<ResolvedState> r =
+      ResolveStateFromFlags(flags, *trace, options.model);
   if (!r.ok()) return r.status();
   const std::string out = flags.Get("output");
   std::vector<std::string> paths;
@@ -45,11 +34,11 @@ absl::Status Run(const Flags& flags) {
   } else {
     for (const Device& d : trace->devices()) paths.push_back(out + "." + d.name);
   }
-  s = MaterializeState(**space, *r, paths);
+  s = MaterializeState(*r->space, r->resolution, paths);
   if (!s.ok()) return s;
   for (const std::string& p : paths) {
     std::fprintf(stderr, "wrote %s (state %s, image %s)\n", p.c_str(),
-                 id->ToString().c_str(), r->hash.ToHex().c_str());
+                 r->id.ToString().c_str(), r->resolution.hash.ToHex().c_str());
   }
   return absl::OkStatus();
 }
