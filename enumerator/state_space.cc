@@ -200,17 +200,14 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
       rel.resize(keep);
       if (live.empty()) continue;  // every version shows the base bytes
     }
-    bool any_durable = false, all_same = true;
-    for (size_t i = 0; i < live.size(); ++i) {
-      if (rel[i] != rel.front()) all_same = false;
-      any_durable |= live[i].durable;
-    }
-    bool any_optional = false;
+    bool all_same = true;
     size_t num_durable = 0;
-    for (const RawCandidate& c : live) {
-      any_optional |= !c.durable;
-      num_durable += c.durable;
+    for (size_t i = 0; i < live.size(); ++i) {
+      all_same &= rel[i] == rel.front();
+      num_durable += live[i].durable;
     }
+    const bool any_durable = num_durable > 0;
+    const bool any_optional = num_durable < live.size();
     const bool constant =
         all_same && (any_durable || rel.front().IsZero());
     if (constant || (!any_optional && num_durable == 1)) {
