@@ -1,5 +1,6 @@
 #include "core/trace.h"
 
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -27,6 +28,7 @@ int Trace::FindMark(absl::string_view label) const {
 
 void Trace::ReleaseDataPages() const {
   for (const auto& f : files_) f->DontNeed(0, f->size());
+  for (const auto& t : adopted_) t->ReleaseDataPages();
 }
 
 TraceBuilder::TraceBuilder(std::string format, std::string path) {
@@ -42,6 +44,10 @@ const MappedFile& TraceBuilder::AdoptFile(std::unique_ptr<MappedFile> file) {
 absl::string_view TraceBuilder::Own(std::string bytes) {
   trace_.owned_.push_back(std::move(bytes));
   return trace_.owned_.back();
+}
+
+void TraceBuilder::AdoptTrace(Trace trace) {
+  trace_.adopted_.push_back(std::make_unique<Trace>(std::move(trace)));
 }
 
 absl::StatusOr<uint32_t> TraceBuilder::AddDevice(Device device,

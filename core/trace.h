@@ -113,6 +113,7 @@ class Trace {
   std::vector<int32_t> complete_status_;
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::deque<std::string> owned_;
+  std::vector<std::unique_ptr<Trace>> adopted_;
 };
 
 // Builds a Trace event by event, checking each step. Used by the readers and
@@ -126,6 +127,9 @@ class TraceBuilder {
   const MappedFile& AdoptFile(std::unique_ptr<MappedFile> file);
   // Copies `bytes` into storage the Trace owns and returns a view of it.
   absl::string_view Own(std::string bytes);
+  // Keeps `trace` alive as long as the Trace being built, so views of its op
+  // data and base images may be used as op data or base images here.
+  void AdoptTrace(Trace trace);
 
   // Adds a device and returns its index. With `infer_size`, the device grows
   // to cover every op submitted to it (formats that do not record the size);

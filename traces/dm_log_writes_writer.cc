@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +13,7 @@
 #include "core/status_macros.h"
 #include "core/trace.h"
 #include "traces/internal/dm_log_format.h"
+#include "traces/internal/replace_file.h"
 
 namespace crashenum {
 namespace {
@@ -108,14 +108,6 @@ class OutputFile {
   int fd_ = -1;
   std::string buffer_;
 };
-
-// The directory part of `path`, "." when it has none.
-std::string DirName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 std::string EntryHeader(uint32_t ss, uint64_t sector, uint64_t nr_sectors,
                         uint64_t flags, uint64_t data_len) {
@@ -216,33 +208,13 @@ absl::Status WriteDmLogWrites(const Trace& trace, const std::string& path) {
     }
   }
 
-  const std::string tmp_path = path + ".tmp";
-  absl::Status status;
-  {
-    OutputFile out(tmp_path);
-    status = out.Create();
-    if (!status.ok()) return status;
-    status = WriteLog(trace, nr_entries, &out);
-    if (status.ok()) status = out.SyncAndClose();
-  }
-  if (status.ok() && std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    status = absl::ErrnoToStatus(
-        err, absl::StrCat("cannot rename ", tmp_path, " to ", path));
-  }
-  if (!status.ok()) {
-    ::unlink(tmp_path.c_str());
-    return status;
-  }
-  // Makes the rename durable; the log is complete either way, so a failure
-  // here is not reported.
-  const int dir =
-      ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return absl::OkStatus();
+  return internal_traces::ReplaceFile(
+      path, [&](const std::string& tmp_path) -> absl::Status {
+        OutputFile out(tmp_path);
+        RETURN_IF_ERROR(out.Create());
+        RETURN_IF_ERROR(WriteLog(trace, nr_entries, &out));
+        return out.SyncAndClose();
+      });
 }
 
 }  // namespace crashenum

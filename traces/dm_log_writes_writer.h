@@ -25,7 +25,8 @@ namespace crashenum {
 // at once), reading the written log back gives identical ops, events, marks
 // and data, source_entry numbers included.
 //
-// Writes `path`.tmp, syncs it and renames it over `path`, so on failure
+// Writes a fresh `path`.tmp-XXXXXXXX, syncs it and renames it over `path`, so
+// on failure
 // `path` is untouched and no partial file is left.
 //
 // Errors: InvalidArgument when the trace has not exactly one device, the

@@ -1,8 +1,5 @@
 #include "traces/dm_log_writes_writer.h"
 
-#include <signal.h>
-#include <sys/resource.h>
-
 #include <cstdint>
 #include <string>
 
@@ -13,11 +10,13 @@
 #include "traces/dm_log_writes.h"
 #include "traces/internal/dm_log_format.h"
 #include "traces/internal/dm_log_test_util.h"
+#include "traces/internal/test_traces.h"
 
 namespace crashenum {
 namespace {
 
 using internal_traces::FileExists;
+using internal_traces::FileSizeLimit;
 using internal_traces::kDmLogDiscard;
 using internal_traces::kDmLogFlush;
 using internal_traces::kDmLogFua;
@@ -25,9 +24,11 @@ using internal_traces::kDmLogMetadata;
 using internal_traces::PatternData;
 using internal_traces::RawDmLog;
 using internal_traces::ReadFileOrDie;
+using internal_traces::TempFilesLeft;
 using internal_traces::TempPath;
 using internal_traces::TraceDifference;
 using internal_traces::WriteFileOrDie;
+using internal_traces::WriteOp;
 using ::testing::HasSubstr;
 
 constexpr char kFixture[] = "tests/testdata/ext4-append-rename.log";
@@ -48,17 +49,6 @@ TraceBuilder OneDevice(uint32_t ss = 512, absl::string_view base = {}) {
   device.base = base;
   EXPECT_TRUE(builder.AddDevice(device).ok());
   return builder;
-}
-
-Op WriteOp(uint64_t sector, uint64_t num_sectors, absl::string_view data,
-           uint32_t flags = 0) {
-  Op op;
-  op.kind = OpKind::kWrite;
-  op.sector = sector;
-  op.num_sectors = num_sectors;
-  op.data = data;
-  op.flags = flags;
-  return op;
 }
 
 class RoundTripTest : public ::testing::TestWithParam<uint32_t> {};
@@ -85,7 +75,7 @@ TEST_P(RoundTripTest, ReadWriteReadIsIdenticalAndByteExact) {
 
   const std::string out_path = TempPath("out.log");
   ASSERT_TRUE(WriteDmLogWrites(*first, out_path).ok());
-  EXPECT_FALSE(FileExists(out_path + ".tmp"));
+  EXPECT_FALSE(TempFilesLeft(out_path));
   EXPECT_EQ(ReadFileOrDie(out_path), original);
   absl::StatusOr<Trace> second = ReadLog(out_path);
   ASSERT_TRUE(second.ok()) << second.status();
@@ -135,9 +125,9 @@ TEST(DmLogWritesWriterTest, EntriesFollowCompletionOrder) {
   const std::string d1 = PatternData("1", 1, 512);
   const std::string d2 = PatternData("2", 2, 512);
   const std::string d3 = PatternData("3", 1, 512);
-  const uint32_t w1 = *builder.Submit(WriteOp(1, 1, d1), 0);
-  const uint32_t w2 = *builder.Submit(WriteOp(2, 2, d2, kMeta), 1);
-  const uint32_t w3 = *builder.Submit(WriteOp(4, 1, d3, kFua | kSync), 2);
+  const uint32_t w1 = *builder.Submit(WriteOp(0, 1, 1, d1), 0);
+  const uint32_t w2 = *builder.Submit(WriteOp(0, 2, 2, d2, kMeta), 1);
+  const uint32_t w3 = *builder.Submit(WriteOp(0, 4, 1, d3, kFua | kSync), 2);
   ASSERT_TRUE(builder.Complete(w3, 0, 3).ok());
   ASSERT_TRUE(builder.Complete(w2, 0, 4).ok());
   builder.AddMark("between", 5);
@@ -146,7 +136,7 @@ TEST(DmLogWritesWriterTest, EntriesFollowCompletionOrder) {
   const uint32_t f = *builder.Submit(flush, 6);
   ASSERT_TRUE(builder.Complete(w1, -5, 7).ok());  // failed writes are logged
   ASSERT_TRUE(builder.Complete(f, 0, 8).ok());
-  ASSERT_TRUE(builder.Submit(WriteOp(9, 1, d1), 9).ok());  // never completes
+  ASSERT_TRUE(builder.Submit(WriteOp(0, 9, 1, d1), 9).ok());  // never completes
   absl::StatusOr<Trace> trace = std::move(builder).Build();
   ASSERT_TRUE(trace.ok()) << trace.status();
 
@@ -182,7 +172,7 @@ TEST(DmLogWritesWriterTest, DiscardAndPreflushWrite) {
   ASSERT_TRUE(builder.SubmitAndComplete(discard, 0).ok());
   const std::string data = PatternData("p", 2, 4096);
   ASSERT_TRUE(
-      builder.SubmitAndComplete(WriteOp(0, 2, data, kPreflush), 1).ok());
+      builder.SubmitAndComplete(WriteOp(0, 0, 2, data, kPreflush), 1).ok());
   absl::StatusOr<Trace> trace = std::move(builder).Build();
   ASSERT_TRUE(trace.ok());
   const std::string path = TempPath("discard.log");
@@ -220,7 +210,7 @@ TEST(DmLogWritesWriterTest, RejectsSeveralDevices) {
   EXPECT_THAT(status.message(), HasSubstr(path));
   EXPECT_THAT(status.message(), HasSubstr("holds one device, the trace has 2"));
   EXPECT_FALSE(FileExists(path));
-  EXPECT_FALSE(FileExists(path + ".tmp"));
+  EXPECT_FALSE(TempFilesLeft(path));
 }
 
 TEST(DmLogWritesWriterTest, RejectsSectorSizesTheFormatCannotHold) {
@@ -275,33 +265,10 @@ TEST(DmLogWritesWriterTest, MissingDirectory) {
   EXPECT_THAT(status.message(), HasSubstr("No such file or directory"));
 }
 
-// Limits the size of files this process may write, standing in for a full
-// disk; restores the limit when destroyed.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    old_handler_ = signal(SIGXFSZ, SIG_IGN);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    ok_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
-  }
-  ~FileSizeLimit() {
-    setrlimit(RLIMIT_FSIZE, &saved_);
-    signal(SIGXFSZ, old_handler_);
-  }
-  bool ok() const { return ok_; }
-
- private:
-  rlimit saved_;
-  sighandler_t old_handler_;
-  bool ok_ = false;
-};
-
 TEST(DmLogWritesWriterTest, WriteFailureLeavesNoPartialFile) {
   TraceBuilder builder = OneDevice();
   const std::string data = PatternData("w", 64, 512);
-  ASSERT_TRUE(builder.SubmitAndComplete(WriteOp(0, 64, data), 0).ok());
+  ASSERT_TRUE(builder.SubmitAndComplete(WriteOp(0, 0, 64, data), 0).ok());
   absl::StatusOr<Trace> trace = std::move(builder).Build();
   ASSERT_TRUE(trace.ok());
   const std::string path = TempPath("full.log");
@@ -314,9 +281,9 @@ TEST(DmLogWritesWriterTest, WriteFailureLeavesNoPartialFile) {
     status = WriteDmLogWrites(*trace, path);
   }
   EXPECT_FALSE(status.ok());
-  EXPECT_THAT(status.message(), HasSubstr("cannot write " + path + ".tmp"));
+  EXPECT_THAT(status.message(), HasSubstr("cannot write " + path + ".tmp-"));
   EXPECT_THAT(status.message(), HasSubstr("File too large"));
-  EXPECT_FALSE(FileExists(path + ".tmp"));
+  EXPECT_FALSE(TempFilesLeft(path));
   EXPECT_EQ(ReadFileOrDie(path), before);
 }
 

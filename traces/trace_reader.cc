@@ -6,21 +6,28 @@
 #include <cerrno>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "core/status_macros.h"
+#include "traces/blktrace_data.h"
+#include "traces/block_events.h"
+#include "traces/crashenum_format.h"
 #include "traces/dm_log_writes.h"
+#include "traces/internal/crashenum_layout.h"
 #include "traces/internal/dm_log_format.h"
 
 namespace crashenum {
 namespace {
 
 // Bytes read from the start of a file to detect its format.
-constexpr size_t kHeadSize = 16;
+// Text formats need a few lines.
+constexpr size_t kHeadSize = 4096;
 // Bytes shown in the "unknown trace format" message.
 constexpr size_t kShownSize = 8;
 
@@ -37,8 +44,23 @@ bool IsDmLogWrites(absl::string_view head) {
                                  head, 0) == internal_traces::kDmLogMagic;
 }
 
+bool IsCrashenum(absl::string_view head) {
+  return absl::StartsWith(head, internal_traces::kCrashenumMagic);
+}
+
+bool IsBlktrace(absl::string_view head) {
+  return LooksLikeBlktraceBinary(head);
+}
+
+bool IsBlockText(absl::string_view head) {
+  return LooksLikeBlockEventText(head);
+}
+
 constexpr FormatSignature kSignatures[] = {
     {TraceFormat::kDmLogWrites, "dm-log-writes", &IsDmLogWrites},
+    {TraceFormat::kCrashenum, "crashenum", &IsCrashenum},
+    {TraceFormat::kBlktrace, "blktrace", &IsBlktrace},
+    {TraceFormat::kBlockText, "block event text", &IsBlockText},
 };
 
 // Reads up to kHeadSize bytes from the start of `path`.
@@ -91,6 +113,57 @@ absl::StatusOr<Trace> ReadDmLog(const std::string& path,
   return trace;
 }
 
+absl::StatusOr<Trace> ReadCrashenum(const std::string& path,
+                                    const ReadOptions& options,
+                                    std::string* notes) {
+  ASSIGN_OR_RETURN(Trace trace,
+                   ReadCrashenumTrace(path, CrashenumReadOptions(), notes));
+  if (notes != nullptr && options.device_size_bytes != 0) {
+    absl::StrAppend(notes, path,
+                    ": the file records each device's size; the device size "
+                    "given is ignored\n");
+  }
+  return trace;
+}
+
+// blktrace (with its per-CPU siblings) or block event text, paired with the
+// data capture options.data_path, which is read as any other trace.
+absl::StatusOr<Trace> ReadBlockEvents(const std::string& path,
+                                      TraceFormat format,
+                                      const ReadOptions& options,
+                                      std::string* notes) {
+  const std::vector<std::string> paths =
+      format == TraceFormat::kBlktrace ? BlktraceCpuFiles(path)
+                                       : std::vector<std::string>{path};
+  ReadOptions data_options = options;
+  data_options.data_path.clear();
+  data_options.device_filter.clear();
+  data_options.device_size_bytes = 0;
+  std::string data_notes;
+  BlktraceReadOptions blk_options;
+  blk_options.data_path = options.data_path;
+  blk_options.device = options.device_filter;
+  blk_options.device_size_bytes = options.device_size_bytes;
+  blk_options.read_data = [&](const std::string& data_path) {
+    return ReadTrace(data_path, data_options, &data_notes);
+  };
+  std::string blk_notes;
+  ASSIGN_OR_RETURN(Trace trace,
+                   ReadBlktraceWithData(paths, blk_options, &blk_notes));
+  if (notes != nullptr) {
+    if (paths.size() > 1) {
+      absl::StrAppend(notes, path, ": read with the other per-CPU files of "
+                      "its run:");
+      for (const std::string& p : paths) {
+        if (p != path) absl::StrAppend(notes, " ", p);
+      }
+      absl::StrAppend(notes, "\n");
+    }
+    absl::StrAppend(notes, data_notes, blk_notes);
+  }
+  return trace;
+}
+
 }  // namespace
 
 absl::string_view TraceFormatName(TraceFormat format) {
@@ -123,6 +196,11 @@ absl::StatusOr<Trace> ReadTrace(const std::string& path,
   switch (format) {
     case TraceFormat::kDmLogWrites:
       return ReadDmLog(path, options, notes);
+    case TraceFormat::kCrashenum:
+      return ReadCrashenum(path, options, notes);
+    case TraceFormat::kBlktrace:
+    case TraceFormat::kBlockText:
+      return ReadBlockEvents(path, format, options, notes);
   }
   return absl::InternalError(
       absl::StrCat(path, ": no reader for format ", static_cast<int>(format)));

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "traces/internal/little_endian.h"
 
 namespace crashenum {
 namespace internal_traces {
@@ -64,27 +65,6 @@ inline bool IsValidDmLogSectorsize(uint64_t sectorsize) {
 // after the 32 header bytes).
 inline uint64_t MaxDmLogMarkLength(uint64_t sectorsize) {
   return sectorsize - kEntryTextOffset - 1;
-}
-
-// Reads a little-endian integer of sizeof(T) bytes at bytes[offset].
-// Precondition: offset + sizeof(T) <= bytes.size().
-template <typename T>
-T LoadLittleEndian(absl::string_view bytes, uint64_t offset) {
-  T value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    value |= static_cast<T>(static_cast<unsigned char>(bytes[offset + i]))
-             << (8 * i);
-  }
-  return value;
-}
-
-// Overwrites (*bytes)[offset, offset + sizeof(T)) with `value`,
-// little-endian. Precondition: offset + sizeof(T) <= bytes->size().
-template <typename T>
-void StoreLittleEndian(T value, uint64_t offset, std::string* bytes) {
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    (*bytes)[offset + i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  }
 }
 
 }  // namespace internal_traces

@@ -1,5 +1,6 @@
 #include "traces/internal/dm_log_test_util.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace crashenum {
@@ -114,13 +116,30 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::string TraceDifference(const Trace& a, const Trace& b) {
+bool TempFilesLeft(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string prefix =
+      (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(d)) {
+    if (absl::StartsWith(entry->d_name, prefix)) found = true;
+  }
+  ::closedir(d);
+  return found;
+}
+
+std::string TraceDifference(const Trace& a, const Trace& b,
+                            bool source_entries) {
   if (a.devices().size() != b.devices().size()) return "device count";
   for (size_t i = 0; i < a.devices().size(); ++i) {
     const Device& x = a.devices()[i];
     const Device& y = b.devices()[i];
     if (x.name != y.name || x.sector_size != y.sector_size ||
-        x.num_sectors != y.num_sectors) {
+        x.num_sectors != y.num_sectors || x.base != y.base) {
       return absl::StrCat("device ", i);
     }
   }
@@ -132,7 +151,8 @@ std::string TraceDifference(const Trace& a, const Trace& b) {
     const Op& y = b.ops()[i];
     if (x.kind != y.kind || x.device != y.device || x.sector != y.sector ||
         x.num_sectors != y.num_sectors || x.flags != y.flags ||
-        x.data != y.data || x.source_entry != y.source_entry) {
+        x.data != y.data ||
+        (source_entries && x.source_entry != y.source_entry)) {
       return absl::StrCat("op ", i);
     }
   }
@@ -144,7 +164,8 @@ std::string TraceDifference(const Trace& a, const Trace& b) {
     const Event& x = a.events()[i];
     const Event& y = b.events()[i];
     if (x.kind != y.kind || x.op != y.op || x.status != y.status ||
-        x.mark != y.mark || x.source_entry != y.source_entry) {
+        x.mark != y.mark ||
+        (source_entries && x.source_entry != y.source_entry)) {
       return absl::StrCat("event ", i);
     }
   }
@@ -156,6 +177,19 @@ std::string TraceDifference(const Trace& a, const Trace& b) {
     }
   }
   return "";
+}
+
+FileSizeLimit::FileSizeLimit(uint64_t bytes) {
+  getrlimit(RLIMIT_FSIZE, &saved_);
+  old_handler_ = signal(SIGXFSZ, SIG_IGN);
+  rlimit limit = saved_;
+  limit.rlim_cur = bytes;
+  ok_ = setrlimit(RLIMIT_FSIZE, &limit) == 0;
+}
+
+FileSizeLimit::~FileSizeLimit() {
+  setrlimit(RLIMIT_FSIZE, &saved_);
+  signal(SIGXFSZ, old_handler_);
 }
 
 }  // namespace internal_traces

@@ -3,6 +3,9 @@
 #ifndef CRASHENUM_TRACES_INTERNAL_DM_LOG_TEST_UTIL_H_
 #define CRASHENUM_TRACES_INTERNAL_DM_LOG_TEST_UTIL_H_
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <string>
 
@@ -83,10 +86,33 @@ void WriteFileOrDie(const std::string& path, absl::string_view bytes);
 // The content of `path`, aborting on failure.
 std::string ReadFileOrDie(const std::string& path);
 bool FileExists(const std::string& path);
+// True when a temporary file of a writer of `path` (`path`.tmp*) exists.
+bool TempFilesLeft(const std::string& path);
 
-// The first difference between the devices (but base), ops (data compared by
-// content), events and marks of `a` and `b`; empty when there is none.
-std::string TraceDifference(const Trace& a, const Trace& b);
+// The first difference between the devices (base images compared by
+// content), ops (data compared by content), events and marks of `a` and `b`;
+// empty when there is none. Without `source_entries` the source_entry numbers
+// of ops and events are not compared.
+std::string TraceDifference(const Trace& a, const Trace& b,
+                            bool source_entries = true);
+
+// Limits the size of files this process may write, standing in for a full
+// disk (writes past the limit fail with EFBIG, SIGXFSZ is ignored); restores
+// the limit and the signal disposition when destroyed.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(uint64_t bytes);
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  ~FileSizeLimit();
+  // False when the limit could not be set.
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_;
+  sighandler_t old_handler_;
+  bool ok_ = false;
+};
 
 }  // namespace internal_traces
 }  // namespace crashenum
