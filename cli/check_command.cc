@@ -94,7 +94,7 @@ absl::StatusOr<int> Run(const Flags& flags) {
   std::string notes;
   absl::StatusOr<Trace> trace = OpenTraceFromFlags(flags, &notes);
   if (!trace.ok()) return trace.status();
-  if (!notes.empty()) std::fprintf(stderr, "note: %s\n", notes.c_str());
+  PrintNotes(stderr, notes);
   CheckOptions options;
   absl::Status s = OptionsFromFlags(flags, &options);
   if (!s.ok()) return s;

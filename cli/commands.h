@@ -10,8 +10,11 @@ namespace crashenum {
 namespace internal_cli {
 
 int CheckCommand(const std::vector<std::string>& args);
+int ConvertCommand(const std::vector<std::string>& args);
 int InfoCommand(const std::vector<std::string>& args);
 int MaterializeCommand(const std::vector<std::string>& args);
+int RecordCommand(const std::vector<std::string>& args);
+int MarkCommand(const std::vector<std::string>& args);
 
 }  // namespace internal_cli
 }  // namespace crashenum

@@ -3,6 +3,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "traces/trace_reader.h"
 
@@ -31,6 +32,11 @@ void DefineTraceFlags(Flags& flags) {
                true);
   flags.Define("device-size",
                "device size in bytes (K/M/G suffixes); default: inferred");
+  flags.Define("data",
+               "blktrace / block event text: the data capture (a crashenum or "
+               "dm-log-writes trace of the device) giving the written bytes");
+  flags.Define("blk-device",
+               "blktrace / block event text: MAJ,MIN of the device to use");
 }
 
 void DefineModelFlags(Flags& flags) {
@@ -55,7 +61,8 @@ void DefineEnumerateFlags(Flags& flags) {
 
 const std::vector<std::string>& ModelFlagNames() {
   static const auto* names = new std::vector<std::string>{
-      "read-past-end", "device-size", "atomic-unit", "discard"};
+      "read-past-end", "device-size", "data",
+      "blk-device",    "atomic-unit", "discard"};
   return *names;
 }
 
@@ -72,7 +79,17 @@ absl::StatusOr<Trace> OpenTraceFromFlags(const Flags& flags,
   ro.read_past_end = flags.GetBool("read-past-end");
   ASSIGN_OR_RETURN(int64_t size, flags.GetInt("device-size", 0, true));
   ro.device_size_bytes = static_cast<uint64_t>(size);
+  ro.data_path = flags.Get("data");
+  ro.device_filter = flags.Get("blk-device");
   return ReadTrace(flags.positional()[0], ro, notes);
+}
+
+void PrintNotes(std::FILE* out, const std::string& notes) {
+  for (absl::string_view line :
+       absl::StrSplit(notes, '\n', absl::SkipEmpty())) {
+    std::fprintf(out, "note: %.*s\n", static_cast<int>(line.size()),
+                 line.data());
+  }
 }
 
 absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options) {

@@ -2,6 +2,7 @@
 #ifndef CRASHENUM_CLI_COMMON_H_
 #define CRASHENUM_CLI_COMMON_H_
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ const std::vector<std::string>& ModelFlagNames();
 // InvalidArgument for usage; the reader's errors.
 absl::StatusOr<Trace> OpenTraceFromFlags(const Flags& flags,
                                          std::string* notes);
+
+// Prints `notes` (lines ending in '\n', as ReadTrace gives them) to `out`,
+// each line prefixed with "note: ".
+void PrintNotes(std::FILE* out, const std::string& notes);
 
 // Fills the model, crash point and enumeration parts of CheckOptions.
 absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options);

@@ -26,7 +26,7 @@ absl::Status Run(const Flags& flags) {
 
   const Trace& t = *trace;
   std::printf("trace: %s (%s)\n", t.path().c_str(), t.format().c_str());
-  if (!notes.empty()) std::printf("note: %s\n", notes.c_str());
+  PrintNotes(stdout, notes);
   for (size_t d = 0; d < t.devices().size(); ++d) {
     const Device& dev = t.devices()[d];
     std::printf("device %zu '%s': %u-byte sectors, %llu sectors (%s)%s\n", d,
@@ -63,6 +63,34 @@ absl::Status Run(const Flags& flags) {
                 static_cast<unsigned long long>(t.events()[m.event].source_entry),
                 m.event, m.label.c_str());
   }
+  if (flags.GetBool("events")) {
+    std::printf("events:\n");
+    for (size_t k = 0; k < t.events().size(); ++k) {
+      const Event& e = t.events()[k];
+      const unsigned long long entry = e.source_entry;
+      if (e.kind == EventKind::kMark) {
+        std::printf("  e%zu entry %llu: mark %s\n", k, entry,
+                    t.marks()[e.mark].label.c_str());
+        continue;
+      }
+      const Op& op = t.ops()[e.op];
+      const char* kind = op.kind == OpKind::kWrite   ? "write"
+                         : op.kind == OpKind::kFlush ? "flush"
+                                                     : "discard";
+      std::string what = absl::StrCat(
+          e.kind == EventKind::kSubmit ? "submit " : "complete ", kind,
+          " op ", e.op);
+      if (op.kind != OpKind::kFlush) {
+        absl::StrAppend(&what, " dev ", op.device, " sectors ", op.sector,
+                        "+", op.num_sectors);
+      }
+      if (op.flags != 0) absl::StrAppend(&what, " [", FlagsToString(op.flags), "]");
+      if (e.kind == EventKind::kComplete && e.status != 0) {
+        absl::StrAppend(&what, " status ", e.status);
+      }
+      std::printf("  e%zu entry %llu: %s\n", k, entry, what.c_str());
+    }
+  }
   absl::StatusOr<std::vector<PointPlan>> plan = PlanCheck(t, options);
   if (!plan.ok()) return plan.status();
   std::printf("crash points: %zu\n", plan->size());
@@ -81,6 +109,7 @@ int InfoCommand(const std::vector<std::string>& args) {
   DefineTraceFlags(flags);
   DefineModelFlags(flags);
   DefineEnumerateFlags(flags);
+  flags.Define("events", "list every event (submit, complete, mark)", true);
   flags.Define("help", "show this help", true, {"-h"});
   absl::Status s = flags.Parse(args);
   if (s.ok() && flags.GetBool("help")) {

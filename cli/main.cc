@@ -15,9 +15,15 @@ constexpr char kUsage[] =
     "\n"
     "verbs:\n"
     "  check TRACE --oracle=O    run oracle O on every crash state's image\n"
+    "  convert TRACE -o OUT --format=F\n"
+    "                            write it in another format (F: crashenum,\n"
+    "                            dm-log-writes)\n"
     "  info TRACE                devices, entries, marks, crash points, counts\n"
     "  materialize TRACE --state=ID -o IMAGE\n"
     "                            write the image of one crash state\n"
+    "  record --fs=FS -o TRACE -- WORKLOAD\n"
+    "                            record a workload on a real file system\n"
+    "  mark LABEL                add a mark to the trace being recorded\n"
     "\n"
     "'crashenum VERB --help' lists a verb's options. Exit codes: 0 no\n"
     "violation, 1 violations, 2 bad usage or input, 3 oracle or\n"
@@ -43,8 +49,11 @@ int main(int argc, char** argv) {
   const std::string verb = args[0];
   args.erase(args.begin());
   if (verb == "check") return CheckCommand(args);
+  if (verb == "convert") return ConvertCommand(args);
   if (verb == "info") return InfoCommand(args);
   if (verb == "materialize") return MaterializeCommand(args);
+  if (verb == "record") return RecordCommand(args);
+  if (verb == "mark") return MarkCommand(args);
   std::fprintf(stderr, "crashenum: unknown verb '%s'\n\n%s", verb.c_str(),
                kUsage);
   return 2;

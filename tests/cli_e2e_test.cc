@@ -11,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "core/trace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/e2e_util.h"
+#include "traces/crashenum_format.h"
 
 namespace crashenum {
 namespace {
@@ -23,37 +26,8 @@ using ::testing::HasSubstr;
 const char kBarrier[] = "tests/testdata/ext4-append-rename.log";
 const char kNoBarrier[] = "tests/testdata/ext4-append-rename-nobarrier.log";
 
-std::string Tmp() {
-  const char* t = std::getenv("TEST_TMPDIR");
-  return t ? t : "/tmp";
-}
-
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result Sh(const std::string& command) {
-  Result r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
-}
-
 Result Crashenum(const std::string& args) {
   return Sh("cli/crashenum " + args);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::vector<nlohmann::json> JsonLines(const std::string& path) {
@@ -239,6 +213,204 @@ TEST(MaterializeE2eTest, WritesTheFinalImage) {
     Result fsck = Sh("e2fsck -fn " + img);
     EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
   }
+}
+
+// A two-device crashenum trace with what dm-log-writes cannot hold: an op in
+// flight across others, a failed write, a SYNC write, a never-completed op
+// and a base image.
+std::string WriteTwoDeviceTrace() {
+  static const std::string* base = new std::string(8 * 512, 'b');
+  static const std::string* data = new std::string(512, 'd');
+  const std::string path = Tmp() + "/two.cet";
+  auto writer = CrashenumTraceWriter::Create(path);
+  EXPECT_TRUE(writer.ok()) << writer.status();
+  CrashenumTraceWriter& w = **writer;
+  EXPECT_TRUE(w.AddInfo("tool", "cli_e2e_test").ok());
+  Device disk;
+  disk.name = "disk";
+  disk.num_sectors = 16;
+  Device aux;
+  aux.name = "aux";
+  aux.num_sectors = 8;
+  aux.base = *base;
+  EXPECT_TRUE(w.AddDevice(disk).ok());
+  EXPECT_TRUE(w.AddDevice(aux).ok());
+  Op write;
+  write.kind = OpKind::kWrite;
+  write.num_sectors = 1;
+  write.data = *data;
+  const uint32_t a = *w.Submit(write);
+  write.sector = 1;
+  write.flags = kSync;
+  const uint32_t b = *w.Submit(write);
+  EXPECT_TRUE(w.Complete(b, -5).ok());
+  EXPECT_TRUE(w.AddMark("between").ok());
+  EXPECT_TRUE(w.Complete(a, 0).ok());
+  write.device = 1;
+  write.flags = 0;
+  EXPECT_TRUE(w.Submit(write).ok());  // on aux, never completes
+  write.device = 0;
+  EXPECT_TRUE(w.Submit(write).ok());  // on disk, never completes
+  EXPECT_TRUE(w.Finish().ok());
+  return path;
+}
+
+TEST(ConvertE2eTest, LogToCrashenumAndBackIsByteIdentical) {
+  for (const char* log : {kBarrier, kNoBarrier}) {
+    SCOPED_TRACE(log);
+    const std::string cet = Tmp() + "/converted.cet";
+    const std::string back = Tmp() + "/back.log";
+    Result r = Crashenum(std::string("convert ") + log + " -o " + cet +
+                         " --format=crashenum");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("nothing was dropped or changed"));
+    r = Crashenum("convert " + cet + " -o " + back + " --format=dm-log-writes");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // Only the info record the first conversion added is lost.
+    EXPECT_THAT(r.output, HasSubstr("\ndm-log-writes: dropped 1 info record "
+                                    "(the log has no place for it)\n"));
+    EXPECT_EQ(r.output.find("\ndm-log-writes: ", r.output.find("info record")),
+              std::string::npos);
+    EXPECT_EQ(ReadFile(back), ReadFile(log));
+  }
+}
+
+// The line of `text` starting with `start`, and with `to_end` the lines
+// after it too; empty when there is none.
+std::string LineFrom(const std::string& text, const std::string& start,
+                     bool to_end = false) {
+  const size_t at = text.find("\n" + start);
+  if (at == std::string::npos) return "";
+  const size_t end = to_end ? std::string::npos : text.find('\n', at + 1);
+  return text.substr(at + 1, end == std::string::npos ? end : end - at);
+}
+
+TEST(ConvertE2eTest, InfoAndCheckAgreeOnTheConvertedTrace) {
+  const std::string cet = Tmp() + "/agree.cet";
+  Result r = Crashenum(std::string("convert ") + kNoBarrier + " -o " + cet +
+                       " --format=crashenum");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  Result info_log = Crashenum(std::string("info ") + kNoBarrier +
+                              " --from-mark=mkfs --torn=none");
+  Result info_cet = Crashenum("info " + cet + " --from-mark=mkfs --torn=none");
+  ASSERT_EQ(info_log.exit_code, 0) << info_log.output;
+  ASSERT_EQ(info_cet.exit_code, 0) << info_cet.output;
+  EXPECT_THAT(info_cet.output, HasSubstr("(crashenum)"));
+  EXPECT_THAT(info_cet.output,
+              HasSubstr(std::string("note: ") + cet +
+                        ": info converted-from: " + kNoBarrier +
+                        " (dm-log-writes)\n"));
+  EXPECT_THAT(info_cet.output, HasSubstr("32768 sectors (16 MiB)"));
+  for (const char* start : {"device 0", "events:", "marks:"}) {
+    EXPECT_NE(LineFrom(info_log.output, start), "") << start;
+    EXPECT_EQ(LineFrom(info_cet.output, start),
+              LineFrom(info_log.output, start));
+  }
+  EXPECT_NE(LineFrom(info_log.output, "crash points:", true), "");
+  EXPECT_EQ(LineFrom(info_cet.output, "crash points:", true),
+            LineFrom(info_log.output, "crash points:", true));
+
+  // exec:true: the same summary. An oracle that fails some images: the same
+  // failing states, images and verdicts.
+  const std::string odd =
+      "'--oracle=exec:test $(( $(od -An -tu1 -j 1024 -N 64 {image} | "
+      "tr -s \" \" \"\\n\" | awk \"{s+=\\$1} END {print s}\") % 2 )) -eq 0'";
+  for (const std::string& oracle : {std::string("--oracle=exec:true"), odd}) {
+    std::vector<std::vector<nlohmann::json>> results;
+    for (const std::string& trace : {std::string(kNoBarrier), cet}) {
+      const std::string json = Tmp() + "/agree.json";
+      Result c = Crashenum("check " + trace + " " + oracle +
+                           " --from-mark=mkfs --torn=none --drop-at-most=1 -q "
+                           "--json=" + json);
+      EXPECT_TRUE(c.exit_code == 0 || c.exit_code == 1) << c.output;
+      std::vector<nlohmann::json> lines = JsonLines(json);
+      for (nlohmann::json& line : lines) line.erase("repro");
+      results.push_back(lines);
+    }
+    ASSERT_FALSE(results[0].empty());
+    EXPECT_GT(results[0].back()["summary"]["states"], 1);
+    EXPECT_EQ(results[0], results[1]) << oracle;
+  }
+}
+
+TEST(ConvertE2eTest, SaysWhatDmLogWritesCannotHold) {
+  const std::string two = WriteTwoDeviceTrace();
+  const std::string out = Tmp() + "/two.log";
+  Result r = Crashenum("convert " + two + " -o " + out +
+                       " --format=dm-log-writes");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("the trace has 2 devices (disk, aux)"));
+  EXPECT_EQ(ReadFile(out), "");
+
+  r = Crashenum("convert " + two + " -o " + out +
+                " --format=dm-log-writes --device=disk");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("note: " + two + ": info tool: cli_e2e_test"));
+  const std::string expected[] = {
+      "dm-log-writes: dropped 1 info record (the log has no place for it)",
+      "dm-log-writes: kept device disk; dropped 1 device (aux) with 1 op",
+      "dm-log-writes: dropped 1 op that never completed",
+      "dm-log-writes: moved 1 op that was in flight across other events",
+      "dm-log-writes: logged 1 failed op as successful",
+      "dm-log-writes: dropped the SYNC flag of 1 op",
+      "dm-log-writes: dropped the device name disk",
+      "dm-log-writes: dropped the device size of 16 sectors (a reader infers "
+      "2 from the log unless given a device size of 8192 bytes)",
+  };
+  for (const std::string& line : expected) {
+    EXPECT_THAT(r.output, HasSubstr(line));
+  }
+  Result info = Crashenum("info " + out + " --device-size=8192");
+  EXPECT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_THAT(info.output, HasSubstr("ops: 2 (writes 2"));
+  EXPECT_THAT(info.output, HasSubstr("16 sectors"));
+
+  r = Crashenum("convert " + two + " -o " + out +
+                " --format=dm-log-writes --device=aux");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("dropped the base image of device aux "
+                                  "(4096 bytes)"));
+}
+
+TEST(ConvertE2eTest, UsageAndWriteErrors) {
+  const std::string out = Tmp() + "/usage.cet";
+  Result r = Crashenum(std::string("convert ") + kBarrier + " -o " + out);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--format"));
+  r = Crashenum(std::string("convert ") + kBarrier + " --format=crashenum");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("-o OUT"));
+  r = Crashenum(std::string("convert ") + kBarrier + " -o " + out +
+                " --format=blktrace");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cannot write format 'blktrace'"));
+  r = Crashenum(std::string("convert ") + kBarrier + " -o " + out +
+                " --format=crashenum --device=dev0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = Crashenum("convert /nonexistent.log -o " + out + " --format=crashenum");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("/nonexistent.log"));
+
+  // The output directory does not exist: an I/O failure, and nothing is
+  // left behind.
+  const std::string missing = Tmp() + "/missing-dir/x.cet";
+  r = Crashenum(std::string("convert ") + kBarrier + " -o " + missing +
+                " --format=crashenum");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(missing + ".tmp-"));
+  // A full disk, stood in for by a file size limit (ulimit -f): exit 3, the
+  // old file stays, no temporary file is left.
+  const std::string full = Tmp() + "/full-dir";
+  Sh("rm -rf " + full + " && mkdir " + full + " && echo old > " + full +
+     "/out.cet");
+  r = Sh("trap '' XFSZ; ulimit -f 64; cli/crashenum convert " +
+         std::string(kBarrier) + " -o " + full + "/out.cet --format=crashenum");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("File too large"));
+  EXPECT_EQ(ReadFile(full + "/out.cet"), "old\n");
+  EXPECT_EQ(Sh("ls " + full).output, "out.cet\n");
 }
 
 }  // namespace
