@@ -221,6 +221,37 @@ TEST(RecordE2eTest, BtrfsHasNoFailures) {
   RecordAndCheckWithMount("btrfs", "128M", "--drop-at-most=1");
 }
 
+// The block events `record` captured, read as tracefs text with the recorded
+// trace as their data capture: the file system's own bios, each with its
+// bytes. With barriers nothing fails; without, something does.
+TEST(RecordE2eTest, RecordedEventsWithTheTraceAsDataCapture) {
+  SKIP_WITHOUT("ext4");
+  for (const std::string& opts : {std::string(""), std::string("barrier=0")}) {
+    SCOPED_TRACE(opts);
+    const std::string name = opts.empty() ? "bio" : "bio-nobarrier";
+    const std::string trace = RecordWorkload("ext4", "16M", opts, name);
+    const std::string events = Tmp() + "/" + name + ".events";
+    Result r = Crashenum("info " + events + " --data=" + trace);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    if (r.output.find("(blktrace+data)") == std::string::npos) {
+      GTEST_SKIP() << "skipped: no tracefs block events were captured";
+    }
+    const std::string json = Tmp() + "/" + name + ".json";
+    r = Crashenum("check " + events + " --data=" + trace +
+                  " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                  " --drop-at-most=1 -q --json=" + json);
+    const nlohmann::json s = Summary(json)["summary"];
+    if (opts.empty()) {
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      EXPECT_EQ(s["failures"], 0) << s;
+    } else {
+      EXPECT_EQ(r.exit_code, 1) << r.output;
+      EXPECT_GT(s["failures"].get<int>(), 0) << s;
+    }
+    EXPECT_GT(s["distinct_images"].get<int>(), 10) << s;
+  }
+}
+
 // tests/testdata/make-fixtures.sh records the fixtures afresh; the fresh
 // pair gives the answers tests/testdata/README.md gives for the committed one.
 TEST(RecordE2eTest, FreshFixturesGiveTheReferenceAnswers) {

@@ -257,13 +257,16 @@ absl::Status PairData(const std::vector<BlockOp>& ops, const Trace& capture,
     ++p->writes;
     const uint64_t number = ++seen[{first, bytes}];
     if (p->capture[i].has_value()) continue;  // paired with its request
+    // A capture below the request queue sees the merged request: a capture
+    // write of the whole request comes first, before one of this bio's own
+    // range (which may be a later write of the same sectors).
+    if (pair_request(i)) continue;
     std::deque<size_t>& candidates = by_range[{first, bytes}];
     if (!candidates.empty()) {
       take(i, candidates.front(), 0);
       candidates.pop_front();
       continue;
     }
-    if (pair_request(i)) continue;
     for (size_t c : by_start[first]) {
       if (cap_used[c]) continue;
       const Op& cop = capture.ops()[cap_writes[c]];

@@ -402,15 +402,23 @@ TEST(BlktraceDataTest, RemapsPlaceAPartitionsBiosOnIt) {
                                "on 7,1"));
 }
 
-TEST(BlktraceDataTest, WriteZeroesIsNotSupported) {
-  std::string events_path;
-  absl::StatusOr<Trace> trace =
-      ReadText(Q(1, "WZ 0 + 8"), Capture().Save(), nullptr, "", &events_path);
-  EXPECT_THAT(trace.status().message(),
-              HasSubstr(absl::StrCat(events_path,
-                                     " line 1: a write-zeroes "
-                                     "request (WZ, 512-byte sectors [0, 8)) "
-                                     "is not supported")));
+// A write-zeroes request ("WZ", or "NS" as Linux 6.x prints
+// REQ_OP_WRITE_ZEROES) reaches a capture below it as a write of zeroes, and
+// pairs like a write. Flush completions print their sector as -1.
+TEST(BlktraceDataTest, WriteZeroesPairLikeWritesAndFlushesHaveNoRange) {
+  const std::string events =
+      Q(1, "NS 0 + 8") + C(2, "NS", "0 + 8") + Q(3, "WZ 8 + 8") +
+      C(4, "WZ", "8 + 8") + Q(5, "FWS 0 + 0") + D(6, "FF", "0 + 0") +
+      C(7, "FF", "18446744073709551615 + 0");
+  absl::StatusOr<Trace> trace = ReadText(
+      events, Capture().Write(0, 8, '\0').Write(8, 8, '\0').Save(), nullptr);
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  ASSERT_EQ(trace->ops().size(), 3u);
+  EXPECT_EQ(trace->ops()[0].kind, OpKind::kWrite);
+  EXPECT_EQ(trace->ops()[1].kind, OpKind::kWrite);
+  EXPECT_EQ(trace->ops()[1].sector, 8u);
+  EXPECT_EQ(trace->ops()[2].kind, OpKind::kFlush);
+  EXPECT_EQ(trace->complete_event(2), trace->events().size() - 1);
 }
 
 // ---- the public blktrace files -----------------------------------------

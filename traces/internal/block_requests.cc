@@ -41,6 +41,14 @@ RequestTracker::Kind RequestTracker::KindOf(const BlockEvent& e) {
   if (e.is_flush_only) return Kind::kFlush;
   if (e.is_discard && e.num_sectors != 0) return Kind::kDiscard;
   if (e.is_write && e.num_sectors != 0) return Kind::kWrite;
+  // Write zeroes ("WZ", or "N" with sectors, as kernels print
+  // REQ_OP_WRITE_ZEROES): the capture below sees a write of zeroes.
+  if (e.num_sectors != 0 && !e.is_read && !e.is_discard) {
+    const size_t op = (e.flags & kPreflush) != 0 ? 1 : 0;
+    if (e.is_write_zeroes || (op < e.rwbs.size() && e.rwbs[op] == 'N')) {
+      return Kind::kWrite;
+    }
+  }
   if (e.is_read) return Kind::kRead;
   return Kind::kOther;
 }
@@ -221,17 +229,13 @@ absl::Status RequestTracker::Add(const BlockEvent& e) {
       e.action == BlockAction::kOther) {
     return absl::OkStatus();
   }
-  if (e.sector > kMaxSector || e.num_sectors > kMaxSector - e.sector) {
+  const Kind kind = KindOf(e);
+  // A flush has no range (tracefs prints its sector as -1).
+  if (kind != Kind::kFlush &&
+      (e.sector > kMaxSector || e.num_sectors > kMaxSector - e.sector)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "range ", e.sector, " + ", e.num_sectors, " lies past 2^54 sectors"));
   }
-  if (e.is_write_zeroes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a write-zeroes request (", e.rwbs, ", ",
-                     SectorRange(e.sector, e.num_sectors),
-                     ") is not supported: its zeroes are in no data capture"));
-  }
-  const Kind kind = KindOf(e);
   if (kind == Kind::kRead || kind == Kind::kOther) {
     if (e.action == BlockAction::kQueue) {
       ++(kind == Kind::kRead ? walk_.reads : walk_.others);
