@@ -4,22 +4,18 @@
 # then the file system's own checker judges the image (read-only).
 # usage: mount-check.sh FS IMAGE    (needs root; exit 0 means consistent)
 #
-# Images of one trace share their file system's UUID: xfs mounts them with
-# nouuid, and btrfs mounts are taken one at a time (a lock), since btrfs
-# keys its devices by fsid.
+# Images of one trace share their file system's UUID, and the kernel and the
+# checkers key file systems by it: xfs mounts with nouuid, and the whole check
+# runs one image at a time (a lock), so parallel workers never overlap.
 set -u
 fs=$1
 image=$2
 mnt=$(mktemp -d) || exit 3
 trap 'umount "$mnt" 2>/dev/null; rmdir "$mnt"' EXIT
 opts=loop
-case $fs in
-  xfs) opts=loop,nouuid ;;
-  btrfs)
-    exec 9>"${TMPDIR:-/tmp}/crashenum-mount-check-btrfs.lock"
-    flock 9
-    ;;
-esac
+[ "$fs" = xfs ] && opts=loop,nouuid
+exec 9>"${TMPDIR:-/tmp}/crashenum-mount-check.lock"
+flock 9
 if ! mount -t "$fs" -o "$opts" "$image" "$mnt" 2>&1; then
   echo "mount failed: the log could not be replayed"
   exit 1
