@@ -125,14 +125,16 @@ int RecordCommand(const std::vector<std::string>& args) {
           stderr,
           "crashenum record: writes: %llu, with flags from the kernel: %llu "
           "(PREFLUSH %llu, FUA %llu, META %llu, SYNC %llu); without a "
-          "matching bio: %llu\n",
+          "matching bio: %llu; hole punches that were write zeroes: "
+          "%llu\n",
           static_cast<unsigned long long>(j.writes),
           static_cast<unsigned long long>(j.writes_joined),
           static_cast<unsigned long long>(j.preflush),
           static_cast<unsigned long long>(j.fua),
           static_cast<unsigned long long>(j.meta),
           static_cast<unsigned long long>(j.sync),
-          static_cast<unsigned long long>(j.writes_unjoined));
+          static_cast<unsigned long long>(j.writes_unjoined),
+          static_cast<unsigned long long>(j.punches_as_zeroes));
     }
   }
   if (!r->status.ok()) {

@@ -18,7 +18,14 @@ struct Bio {
   uint64_t begin = 0, end = 0;  // 512-byte sectors
   uint32_t flags = 0;
   uint64_t unused = 0;  // sectors not yet matched to a write
+  bool zeroes = false;  // a write-zeroes request
 };
+
+// Write zeroes: "WZ" in older kernels, "N" with sectors in Linux 6.
+bool IsWriteZeroes(const BlockEvent& e) {
+  const size_t op = (e.flags & kPreflush) != 0 ? 1 : 0;
+  return e.is_write_zeroes || (op < e.rwbs.size() && e.rwbs[op] == 'N');
+}
 
 // Sectors [begin, end) of one write, as a set of covered intervals.
 class Cover {
@@ -75,7 +82,7 @@ absl::StatusOr<Trace> JoinBlockFlags(const Trace& raw,
       continue;
     }
     bios.push_back({e.time_ns, e.sector, e.sector + e.num_sectors, e.flags,
-                    e.num_sectors});
+                    e.num_sectors, IsWriteZeroes(e)});
   }
   r.bios = bios.size();
   // trace_pipe merges the CPUs' buffers by time; make sure of it.
@@ -86,29 +93,51 @@ absl::StatusOr<Trace> JoinBlockFlags(const Trace& raw,
   // Flags of each op; sector units are 512 bytes in the events.
   const std::vector<Op>& ops = raw.ops();
   std::vector<uint32_t> flags(ops.size(), 0);
+  std::vector<bool> zero_write(ops.size(), false);  // a hole punch of zeroes
+  uint64_t max_zero_bytes = 0;
   size_t first_live = 0;  // bios before it are used up
   for (size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
-    if (op.kind != OpKind::kWrite) continue;
-    ++r.writes;
+    if (op.kind == OpKind::kFlush) continue;
+    // The loop device sends a write-zeroes request that may unmap as a hole
+    // punch, and a punched hole reads as zeroes: when write-zeroes bios
+    // cover a punch, it is a write of zeroes, not a discard.
+    const bool punch = op.kind == OpKind::kDiscard;
+    if (!punch) ++r.writes;
     const uint64_t scale = raw.devices()[op.device].sector_size / 512;
     const uint64_t begin = op.sector * scale;
     const uint64_t end = (op.sector + op.num_sectors) * scale;
     Cover cover(begin, end);
     bool joined = false;
+    uint32_t found = 0;
+    std::vector<std::pair<size_t, uint64_t>> taken;  // bio, sectors
     for (size_t b = first_live; b < bios.size() && !cover.full(); ++b) {
       Bio& bio = bios[b];
       // A bio queued after the write arrived cannot be its source.
       if (arrival_ns != nullptr && bio.time_ns > (*arrival_ns)[i]) break;
       if (bio.unused == 0 || bio.end <= begin || bio.begin >= end) continue;
+      if (punch && !bio.zeroes) continue;
       const uint64_t added = cover.Add(bio.begin, bio.end);
       if (added == 0) continue;  // a later rewrite of sectors matched already
-      bio.unused -= std::min(bio.unused, added);
-      flags[i] |= bio.flags;
+      taken.emplace_back(b, added);
+      found |= bio.flags;
       joined = true;
     }
+    if (punch && !cover.full()) continue;  // a discard: its bios are not here
+    for (const auto& [b, added] : taken) {
+      bios[b].unused -= std::min(bios[b].unused, added);
+    }
+    flags[i] = found;
     while (first_live < bios.size() && bios[first_live].unused == 0) {
       ++first_live;
+    }
+    if (punch) {
+      zero_write[i] = true;
+      ++r.punches_as_zeroes;
+      max_zero_bytes = std::max(
+          max_zero_bytes,
+          op.num_sectors * raw.devices()[op.device].sector_size);
+      continue;
     }
     if (joined) {
       ++r.writes_joined;
@@ -154,6 +183,10 @@ absl::StatusOr<Trace> JoinBlockFlags(const Trace& raw,
   }
 
   TraceBuilder builder(raw.format(), raw.path());
+  // One buffer of zeroes serves every punch turned into a write.
+  const absl::string_view zeroes =
+      max_zero_bytes > 0 ? builder.Own(std::string(max_zero_bytes, '\0'))
+                         : absl::string_view();
   for (const Device& d : raw.devices()) {
     ASSIGN_OR_RETURN(uint32_t unused, builder.AddDevice(d));
     (void)unused;
@@ -169,6 +202,11 @@ absl::StatusOr<Trace> JoinBlockFlags(const Trace& raw,
       case EventKind::kSubmit: {
         Op op = ops[e.op];
         op.flags |= flags[e.op];
+        if (zero_write[e.op]) {
+          op.kind = OpKind::kWrite;
+          op.data = zeroes.substr(
+              0, op.num_sectors * raw.devices()[op.device].sector_size);
+        }
         ASSIGN_OR_RETURN(new_index[e.op], builder.Submit(op, e.source_entry));
         break;
       }

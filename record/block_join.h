@@ -14,7 +14,10 @@
 // with a flush, and the file system sees the write complete only when that
 // flush has. So a FUA write's completion moves to just before the completion
 // of the first flush submitted after the write finished at the disk; a FUA
-// write with no flush after it stays in flight. The PREFLUSH flag needs no
+// write with no flush after it stays in flight. A hole punch covered by
+// write-zeroes bios (the loop device punches a hole for a write-zeroes request
+// that may unmap; the hole reads as zeroes) becomes a write of zeroes; other
+// hole punches stay discards. The PREFLUSH flag needs no
 // move: the block layer's preflush already reached the disk, as a flush,
 // before the write.
 #ifndef CRASHENUM_RECORD_BLOCK_JOIN_H_
@@ -38,6 +41,7 @@ struct JoinReport {
   uint64_t bios_unused = 0;      // bios no write matched
   uint64_t preflush = 0, fua = 0, meta = 0, sync = 0;  // writes with each flag
   uint64_t fua_in_flight = 0;    // FUA writes with no flush after them
+  uint64_t punches_as_zeroes = 0;  // hole punches that were write zeroes
 };
 
 // Returns a copy of `raw` (one device) whose writes carry the joined flags

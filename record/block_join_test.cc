@@ -23,6 +23,12 @@ Trace RawTrace(const std::vector<std::string>& script) {
     Op op;
     if (line[0] == 'F') {
       op.kind = OpKind::kFlush;
+    } else if (line[0] == 'D') {
+      unsigned long long sector, count;
+      EXPECT_EQ(std::sscanf(line.c_str(), "D %llu %llu", &sector, &count), 2);
+      op.kind = OpKind::kDiscard;
+      op.sector = sector;
+      op.num_sectors = count;
     } else {
       unsigned long long sector, count;
       EXPECT_EQ(std::sscanf(line.c_str(), "W %llu %llu", &sector, &count), 2);
@@ -100,6 +106,25 @@ TEST(BlockJoinTest, WriteZeroesAndArrivalTimesKeepLaterBiosForLaterWrites) {
   EXPECT_EQ(t->ops()[1].flags, kPreflush | kFua | kSync | kMeta);
   const std::vector<uint64_t> wrong_size = {1};
   EXPECT_FALSE(JoinBlockFlags(raw, {}, 7, 0, &wrong_size, &r).ok());
+}
+
+// ext4lazyinit zeroes inode tables with write-zeroes requests that may
+// unmap; the loop device punches a hole for them, and the hole reads as
+// zeroes. Such a punch is a write of zeroes; a real discard stays one.
+TEST(BlockJoinTest, HolePunchOfAWriteZeroesIsAWriteOfZeroes) {
+  Trace raw = RawTrace({"D 274 1018", "D 4096 64", "W 274 2"});
+  JoinReport r;
+  auto t = JoinBlockFlags(raw,
+                          {Bio("NS", 274, 1018), Bio("DS", 4096, 64),
+                           Bio("WSM", 274, 2)},
+                          7, 0, nullptr, &r);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->ops()[0].kind, OpKind::kWrite);
+  EXPECT_EQ(t->ops()[0].flags, kSync);
+  EXPECT_EQ(t->ops()[0].data, std::string(1018 * 512, '\0'));
+  EXPECT_EQ(t->ops()[1].kind, OpKind::kDiscard);
+  EXPECT_EQ(t->ops()[2].flags, kSync | kMeta);  // not the zeroes' bio
+  EXPECT_EQ(r.punches_as_zeroes, 1u);
 }
 
 TEST(BlockJoinTest, OtherDevicesAndReadsAreIgnored) {

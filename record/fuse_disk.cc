@@ -313,6 +313,7 @@ absl::StatusOr<std::unique_ptr<FuseDisk>> FuseDisk::Start(
   fuse_args args = FUSE_ARGS_INIT(7, const_cast<char**>(argv));
   const fuse_lowlevel_ops ops = MakeOps();
   s.session = fuse_session_new(&args, &ops, sizeof(ops), &s);
+  fuse_opt_free_args(&args);  // the session keeps copies of what it needs
   if (s.session == nullptr) {
     return absl::InternalError("cannot create the FUSE session");
   }

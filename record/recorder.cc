@@ -455,13 +455,24 @@ absl::StatusOr<RecordResult> Record(const RecordOptions& options) {
     }
     if (!interrupted()) {
       log(absl::StrCat("workload: ", absl::StrJoin(options.workload, " ")));
-      absl::StatusOr<int> exit = RunWorkload(
-          options,
-          {{"CRASHENUM_MNT", mnt},
-           {"CRASHENUM_MARK", disk->mark_path()},
-           {"CRASHENUM_DEVICE", loop->path()},
-           {"CRASHENUM_FS", options.fs}},
-          watch);
+      std::vector<std::pair<std::string, std::string>> env = {
+          {"CRASHENUM_MNT", mnt},
+          {"CRASHENUM_MARK", disk->mark_path()},
+          {"CRASHENUM_DEVICE", loop->path()},
+          {"CRASHENUM_FS", options.fs}};
+      // `crashenum mark` works in the workload even when crashenum is not
+      // on its PATH: this binary's directory comes first.
+      char self[4096];
+      const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+      if (n > 0) {
+        const std::string exe(self, n);
+        const char* path = std::getenv("PATH");
+        env.emplace_back("CRASHENUM", exe);
+        env.emplace_back("PATH",
+                         absl::StrCat(exe.substr(0, exe.rfind('/')), ":",
+                                      path != nullptr ? path : "/usr/bin:/bin"));
+      }
+      absl::StatusOr<int> exit = RunWorkload(options, env, watch);
       if (exit.ok()) {
         result.workload_exit = *exit;
         if (*exit != 0 && watch.signal() == 0) {

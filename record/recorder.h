@@ -25,6 +25,9 @@ struct RecordOptions {
   std::string output;             // the trace file
   RecordFormat format = RecordFormat::kCrashenum;
   // The workload: one element is run with /bin/sh -c, several are an argv.
+  // It runs with CRASHENUM_MNT, CRASHENUM_MARK, CRASHENUM_DEVICE,
+  // CRASHENUM_FS and CRASHENUM (this binary, whose directory also leads its
+  // PATH) in its environment.
   std::vector<std::string> workload;
   // Join the kernel's tracefs block events for the flags of each write.
   bool block_events = true;

@@ -62,8 +62,7 @@ std::string RecordWorkload(const std::string& fs, const std::string& size,
   Result r = Crashenum(absl::StrCat(
       "record --fs=", fs, " --size=", size,
       mount_opts.empty() ? "" : " --mount-opts=" + mount_opts, " -o ", out,
-      " --events=", events, " -- env CRASHENUM_BIN=", Bin(),
-      " sh tests/workloads/fsync-rename.sh"));
+      " --events=", events, " -- sh tests/workloads/fsync-rename.sh"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("wrote " + out));
   return out;
