@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "record/recorder.h"
+#include "traces/convert.h"
 
 namespace crashenum {
 namespace internal_cli {
@@ -46,15 +47,10 @@ absl::StatusOr<RecordOptions> OptionsFrom(const Flags& flags,
   o.mkfs_options = flags.Get("mkfs-opts");
   o.mount_options = flags.Get("mount-opts");
   o.output = flags.Get("output");
-  const std::string format = flags.Get("format", "crashenum");
-  if (format == "crashenum") {
-    o.format = RecordFormat::kCrashenum;
-  } else if (format == "dm-log-writes") {
-    o.format = RecordFormat::kDmLogWrites;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--format=", format, ": expected crashenum or dm-log-writes"));
-  }
+  absl::StatusOr<TraceFormat> format =
+      WritableFormat(flags.Get("format", "crashenum"));
+  if (!format.ok()) return format.status();
+  o.format = *format;
   o.block_events = !flags.GetBool("no-block-events");
   o.work_dir = flags.Get("work-dir");
   o.events_output = flags.Get("events");

@@ -21,11 +21,6 @@ struct Bio {
   bool zeroes = false;  // a write-zeroes request
 };
 
-// Write zeroes: "WZ" in older kernels, "N" with sectors in Linux 6.
-bool IsWriteZeroes(const BlockEvent& e) {
-  const size_t op = (e.flags & kPreflush) != 0 ? 1 : 0;
-  return e.is_write_zeroes || (op < e.rwbs.size() && e.rwbs[op] == 'N');
-}
 
 // Sectors [begin, end) of one write, as a set of covered intervals.
 class Cover {
@@ -82,7 +77,7 @@ absl::StatusOr<Trace> JoinBlockFlags(const Trace& raw,
       continue;
     }
     bios.push_back({e.time_ns, e.sector, e.sector + e.num_sectors, e.flags,
-                    e.num_sectors, IsWriteZeroes(e)});
+                    e.num_sectors, e.is_write_zeroes});
   }
   r.bios = bios.size();
   // trace_pipe merges the CPUs' buffers by time; make sure of it.

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -41,15 +42,14 @@ Trace RawTrace(const std::vector<std::string>& script) {
   return *std::move(b).Build();
 }
 
+// A queued bio of 7,0, through the tracefs line parser the recorder uses.
 BlockEvent Bio(const std::string& rwbs, uint64_t sector, uint32_t count) {
-  BlockEvent e;
-  e.action = BlockAction::kQueue;
-  e.major = 7;
-  e.minor = 0;
-  e.sector = sector;
-  e.num_sectors = count;
-  EXPECT_TRUE(ParseRwbs(rwbs, &e)) << rwbs;
-  return e;
+  const std::string line = absl::StrCat(
+      "  w-1 [000] ..... 1.000000: block_bio_queue: 7,0 ", rwbs, " ", sector,
+      " + ", count, " [w]");
+  absl::StatusOr<std::optional<BlockEvent>> e = ParseTracefsLine(line, 1);
+  EXPECT_TRUE(e.ok() && e->has_value()) << line;
+  return e.ok() && e->has_value() ? **e : BlockEvent();
 }
 
 TEST(BlockJoinTest, MergedBiosGiveTheirFlagsToOneWrite) {

@@ -35,8 +35,8 @@
 #include "record/loop_device.h"
 #include "record/tracefs_capture.h"
 #include "traces/block_events.h"
+#include "traces/convert.h"
 #include "traces/crashenum_format.h"
-#include "traces/dm_log_writes_writer.h"
 
 namespace crashenum {
 
@@ -91,15 +91,9 @@ class TraceSink : public DiskObserver {
     std::lock_guard<std::mutex> lock(mu_);
     if (!status_.ok()) return;
     Note(writer_->AddMark(label));
-    ++marks_;
     Note(writer_->Flush());
   }
 
-  // The first error the writer returned (full disk, ...).
-  absl::Status status() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return status_;
-  }
   absl::Status Finish() {
     std::lock_guard<std::mutex> lock(mu_);
     Note(writer_->Finish());
@@ -123,7 +117,6 @@ class TraceSink : public DiskObserver {
       Note(index.status());
       return kNoOp;
     }
-    ++ops_;
     timespec now;
     ::clock_gettime(CLOCK_MONOTONIC, &now);
     arrival_ns_.push_back(static_cast<uint64_t>(now.tv_sec) * 1000000000 +
@@ -138,8 +131,6 @@ class TraceSink : public DiskObserver {
   std::mutex mu_;
   std::unique_ptr<CrashenumTraceWriter> writer_;
   absl::Status status_;
-  uint64_t ops_ = 0;
-  uint64_t marks_ = 0;
   std::vector<uint64_t> arrival_ns_;
   std::set<uint64_t> flushes_;
 };
@@ -309,26 +300,6 @@ absl::Status CheckPrerequisites(const RecordOptions& options,
   if (!FindProgram("mount", {"/bin", "/usr/bin"}).ok()) {
     return absl::FailedPreconditionError(
         "mount not found in PATH (install mount / util-linux)");
-  }
-  return absl::OkStatus();
-}
-
-// Writes `trace` to `path` in `format` (with `info` records when the format
-// has them), through a temporary file renamed into place.
-absl::Status WriteOutput(
-    const Trace& trace, const std::string& path, RecordFormat format,
-    const std::vector<std::pair<std::string, std::string>>& info) {
-  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
-  if (format == RecordFormat::kDmLogWrites) {
-    RETURN_IF_ERROR(WriteDmLogWrites(trace, tmp));
-  } else {
-    RETURN_IF_ERROR(WriteCrashenumTrace(trace, tmp, info));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::ErrnoToStatus(err, absl::StrCat("cannot rename ", tmp,
-                                                 " to ", path));
   }
   return absl::OkStatus();
 }
@@ -566,9 +537,15 @@ absl::StatusOr<RecordResult> Record(const RecordOptions& options) {
           "joining block events");
       result.ops = joined.ops().size();
       result.marks = joined.marks().size();
-      RETURN_IF_ERROR(
-          WriteOutput(joined, options.output, options.format, info),
-          options.output);
+      ConvertOptions convert;
+      convert.format = options.format;
+      convert.info = info;
+      ASSIGN_OR_RETURN(std::vector<std::string> lost,
+                       ConvertTrace(joined, options.output, convert),
+                       options.output);
+      for (const std::string& line : lost) {
+        log(absl::StrCat(options.output, ": ", line));
+      }
       ::unlink(raw_path.c_str());
       return absl::OkStatus();
     }();

@@ -12,10 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "record/block_join.h"
+#include "traces/trace_reader.h"
 
 namespace crashenum {
-
-enum class RecordFormat { kCrashenum, kDmLogWrites };
 
 struct RecordOptions {
   std::string fs;                 // "ext4", "xfs" or "btrfs"
@@ -23,7 +22,9 @@ struct RecordOptions {
   std::string mkfs_options;       // split on white space, passed to mkfs
   std::string mount_options;      // passed to mount -o
   std::string output;             // the trace file
-  RecordFormat format = RecordFormat::kCrashenum;
+  // kCrashenum or kDmLogWrites (WritableFormat); what dm-log-writes cannot
+  // hold is reported through `log`.
+  TraceFormat format = TraceFormat::kCrashenum;
   // The workload: one element is run with /bin/sh -c, several are an argv.
   // It runs with CRASHENUM_MNT, CRASHENUM_MARK, CRASHENUM_DEVICE,
   // CRASHENUM_FS and CRASHENUM (this binary, whose directory also leads its

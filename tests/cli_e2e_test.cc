@@ -2,7 +2,6 @@
 // tests/testdata (see their README): exact image and failure counts, exit
 // codes, JSON reports, repro commands, worker-count independence, and bad
 // input.
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,14 +27,6 @@ const char kNoBarrier[] = "tests/testdata/ext4-append-rename-nobarrier.log";
 
 Result Crashenum(const std::string& args) {
   return Sh("cli/crashenum " + args);
-}
-
-std::vector<nlohmann::json> JsonLines(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::istringstream in(ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
 }
 
 bool HaveE2fsck() {

@@ -33,4 +33,12 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::vector<nlohmann::json> JsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 }  // namespace crashenum

@@ -3,6 +3,9 @@
 #define CRASHENUM_TESTS_E2E_UTIL_H_
 
 #include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
 
 namespace crashenum {
 
@@ -19,6 +22,9 @@ Result Sh(const std::string& command);
 
 // The whole file ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
+
+// Each line of a JSON-lines file (a --json report), parsed.
+std::vector<nlohmann::json> JsonLines(const std::string& path);
 
 }  // namespace crashenum
 

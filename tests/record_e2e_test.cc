@@ -2,13 +2,10 @@
 // barrier=0), xfs and btrfs, each running tests/workloads/fsync-rename.sh.
 // Needs root, /dev/fuse, loop devices and the mkfs tools; each test says it
 // was skipped, and why, without them.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -68,11 +65,10 @@ std::string RecordWorkload(const std::string& fs, const std::string& size,
   return out;
 }
 
+// The last line of a --json report (its summary line).
 nlohmann::json Summary(const std::string& json) {
-  std::ifstream in(json);
-  std::string line, last;
-  while (std::getline(in, line)) last = line;
-  return last.empty() ? nlohmann::json() : nlohmann::json::parse(last);
+  const std::vector<nlohmann::json> lines = JsonLines(json);
+  return lines.empty() ? nlohmann::json() : lines.back();
 }
 
 std::vector<std::string> Labels(const Trace& t) {
@@ -109,13 +105,11 @@ TEST(RecordE2eTest, Ext4FlagsMatchTheKernelsBlockEvents) {
   const std::string trace = RecordWorkload("ext4", "64M", "", "ext4-flags");
   auto t = ReadTrace(trace, {});
   ASSERT_TRUE(t.ok()) << t.status();
-  std::ifstream in(Tmp() + "/ext4-flags.events");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().empty()) GTEST_SKIP() << "skipped: no tracefs block events";
+  const std::string text = ReadFile(Tmp() + "/ext4-flags.events");
+  if (text.empty()) GTEST_SKIP() << "skipped: no tracefs block events";
   std::vector<BlockEvent> commits;
   uint64_t line_number = 0;
-  for (absl::string_view line : absl::StrSplit(ss.str(), '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     auto e = ParseTracefsLine(line, ++line_number);
     ASSERT_TRUE(e.ok()) << e.status();
     if (e->has_value() && (*e)->action == BlockAction::kQueue &&
@@ -163,11 +157,8 @@ TEST(RecordE2eTest, Ext4WithoutBarriersFailsAndEachFailureReproduces) {
                        " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
                        " --drop-at-most=1 -q --json=" + json);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  std::ifstream in(json);
-  std::string line;
   int failures = 0;
-  while (std::getline(in, line)) {
-    nlohmann::json f = nlohmann::json::parse(line);
+  for (const nlohmann::json& f : JsonLines(json)) {
     if (!f.contains("repro")) continue;
     ++failures;
     const std::string image = Tmp() + "/nobarrier-" +

@@ -158,11 +158,16 @@ std::vector<absl::string_view> Tokens(absl::string_view s) {
   return absl::StrSplit(s, absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty());
 }
 
-// An empty PREFLUSH write is a flush without data.
+// An empty PREFLUSH write is a flush without data. An "N" request with
+// sectors is a write-zeroes request: Linux 6 prints REQ_OP_WRITE_ZEROES so.
 void FinishEvent(BlockEvent* e) {
   if ((e->flags & kPreflush) != 0 && e->num_sectors == 0 && e->is_write) {
     e->is_write = false;
     e->is_flush_only = true;
+  }
+  const size_t op = (e->flags & kPreflush) != 0 ? 1 : 0;
+  if (e->num_sectors != 0 && op < e->rwbs.size() && e->rwbs[op] == 'N') {
+    e->is_write_zeroes = true;
   }
 }
 

@@ -70,7 +70,8 @@ struct BlockEvent {
   // blktrace action number (BlkTraceAction) of the event, 0 when the text
   // form does not say (a blkparse message line).
   uint8_t raw_action = 0;
-  // A write-zeroes request ("WZ"); is_write is false for it.
+  // A write-zeroes request ("WZ", or "N" with sectors as Linux 6 prints it;
+  // set by the line parsers, which know the sectors); is_write is false.
   bool is_write_zeroes = false;
   // Remaps (raw_action kBlkTaRemap, action kOther): the range
   // [sector, sector + num_sectors) of major,minor came from from_sector of

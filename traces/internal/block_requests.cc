@@ -41,14 +41,8 @@ RequestTracker::Kind RequestTracker::KindOf(const BlockEvent& e) {
   if (e.is_flush_only) return Kind::kFlush;
   if (e.is_discard && e.num_sectors != 0) return Kind::kDiscard;
   if (e.is_write && e.num_sectors != 0) return Kind::kWrite;
-  // Write zeroes ("WZ", or "N" with sectors, as kernels print
-  // REQ_OP_WRITE_ZEROES): the capture below sees a write of zeroes.
-  if (e.num_sectors != 0 && !e.is_read && !e.is_discard) {
-    const size_t op = (e.flags & kPreflush) != 0 ? 1 : 0;
-    if (e.is_write_zeroes || (op < e.rwbs.size() && e.rwbs[op] == 'N')) {
-      return Kind::kWrite;
-    }
-  }
+  // Write zeroes: the capture below sees a write of zeroes.
+  if (e.is_write_zeroes && e.num_sectors != 0) return Kind::kWrite;
   if (e.is_read) return Kind::kRead;
   return Kind::kOther;
 }
