@@ -6,6 +6,7 @@
 #ifndef CRASHENUM_ORACLES_ORACLE_H_
 #define CRASHENUM_ORACLES_ORACLE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/crash_state.h"
+#include "core/trace.h"
 
 namespace crashenum {
 
@@ -65,8 +67,22 @@ class Oracle {
 struct OracleOptions {
   // Limit of one oracle run; past it the run is killed and is ERROR.
   absl::Duration timeout = absl::Seconds(60);
-  // Directory for the oracle's own scratch files (must exist).
+  // Directory for the oracle's own scratch files (must exist). Every external
+  // run gets a private temporary directory below it (its TMPDIR), removed
+  // after the run.
   std::string scratch_dir = "/tmp";
+  // Limits of every external process an oracle starts: address space
+  // (RLIMIT_AS) and the largest file it may write (RLIMIT_FSIZE); 0 means
+  // no limit.
+  uint64_t max_memory_bytes = uint64_t{8} << 30;
+  uint64_t max_file_size_bytes = uint64_t{64} << 30;
+  // Run external processes in a new network namespace (no network). When the
+  // namespace cannot be made (no privilege), they run without one.
+  bool isolate_network = true;
+  // The trace whose states are judged, for oracles that read its marks
+  // (durability) or devices (plugins). Must outlive the oracle; may be null
+  // for oracles that do not need it.
+  const Trace* trace = nullptr;
 };
 
 // Makes an oracle from its command-line spec: "ext4-fsck" or "exec:CMD" (see
