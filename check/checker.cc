@@ -265,6 +265,7 @@ absl::StatusOr<CheckReport> RunCheck(
         if (v.kind == VerdictKind::kPass) return true;
         (v.kind == VerdictKind::kFail ? report.failures : report.errors)++;
         report.points[i].failing_states += v.kind == VerdictKind::kFail;
+        report.points[i].erroring_states += v.kind == VerdictKind::kError;
         report.findings.push_back(
             StateFinding{s.Id().ToString(), v.kind, v.message, s.hash()});
         return true;

@@ -65,6 +65,7 @@ struct PointResult {
   uint64_t states = 0;
   uint64_t new_images = 0;  // images first seen at this crash point
   uint64_t failing_states = 0;
+  uint64_t erroring_states = 0;
 };
 
 struct CheckReport {
