@@ -19,7 +19,8 @@ namespace {
 struct Job {
   const StateSpace* space = nullptr;
   StateId id;
-  uint64_t image = 0;
+  uint64_t image = 0;  // index of the image
+  Hash128 hash;        // the image hash
 };
 
 // A bounded multi-producer, multi-consumer queue of jobs.
@@ -67,6 +68,7 @@ class JobQueue {
 struct Shared {
   absl::Mutex mu;
   std::deque<Verdict> verdicts;  // per image
+  std::deque<bool> judged;       // per image: verdict known
   absl::Status error;            // first infrastructure error
   absl::Duration oracle_time;
   std::atomic<uint64_t> done{0};
@@ -108,9 +110,16 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     const absl::Time start = absl::Now();
     Verdict v = oracle.Check(images, job.id);
     const absl::Duration took = absl::Now() - start;
-    if (v.kind == VerdictKind::kFail) shared.failing.fetch_add(1);
+    if (v.kind == VerdictKind::kFail) {
+      shared.failing.fetch_add(1);
+      if (options.on_failing_image) {
+        s = options.on_failing_image(job.id, job.hash, v, pristine);
+        if (!s.ok()) return fail(AddContext(s, "keeping failing state " + id));
+      }
+    }
     absl::MutexLock lock(&shared.mu);
     shared.verdicts[job.image] = std::move(v);
+    shared.judged[job.image] = true;
     shared.oracle_time += took;
     shared.done.fetch_add(1);
   }
@@ -205,41 +214,70 @@ absl::StatusOr<CheckReport> RunCheck(
     last_progress = now;
     progress.oracle_runs_done = shared.done.load();
     progress.failures = shared.failing.load();
+    progress.elapsed = now - start;
     options.on_progress(progress);
+  };
+  auto cancel_requested = [&] {
+    return options.cancel != nullptr && options.cancel->load();
   };
 
   absl::flat_hash_map<Hash128, uint64_t> images;
-  bool cancelled = false;
-  for (size_t i = 0; i < prep.spaces.size() && !cancelled; ++i) {
+  uint64_t queued = 0;
+  bool stopped = false;      // workers failed
+  bool interrupted = false;  // cancel requested
+  for (size_t i = 0; i < prep.spaces.size() && !stopped && !interrupted; ++i) {
     const StateSpace& space = *prep.spaces[i];
     PointResult pr;
     pr.event = space.event();
     pr.states = EnumerateStates(space, options.enumerate,
                                 [&](const VisitedState& s) {
+      if (cancel_requested()) {
+        interrupted = true;
+        return false;
+      }
       ++progress.states;
       auto [it, inserted] = images.try_emplace(s.hash(), images.size());
       if (inserted) {
         ++pr.new_images;
         ++progress.distinct_images;
+        const Verdict* known = nullptr;
+        if (options.known_verdicts != nullptr) {
+          auto k = options.known_verdicts->find(s.hash());
+          if (k != options.known_verdicts->end()) known = &k->second;
+        }
         {
           absl::MutexLock lock(&shared.mu);
-          shared.verdicts.emplace_back();
+          shared.verdicts.push_back(known ? *known : Verdict());
+          shared.judged.push_back(known != nullptr);
         }
-        if (!queue.Push(Job{&space, s.Id(), it->second})) {
-          cancelled = true;
-          return false;
+        if (known != nullptr) {
+          ++report.resumed_images;
+        } else {
+          ++queued;
+          if (!queue.Push(Job{&space, s.Id(), it->second, s.hash()})) {
+            stopped = true;
+            return false;
+          }
         }
       }
       emit(false);
       return true;
     });
+    // A cancelled enumeration counted the state it stopped at; undo that.
+    if (interrupted && pr.states > 0) --pr.states;
     report.points.push_back(pr);
   }
+  if (interrupted) queue.Cancel();
   queue.Close();
-  while (!cancelled && shared.done.load() < images.size()) {
+  while (!stopped && !interrupted && shared.done.load() < queued) {
     {
       absl::MutexLock lock(&shared.mu);
       if (!shared.error.ok()) break;
+    }
+    if (cancel_requested()) {
+      interrupted = true;
+      queue.Cancel();
+      break;
     }
     absl::SleepFor(absl::Milliseconds(50));
     emit(false);
@@ -248,29 +286,45 @@ absl::StatusOr<CheckReport> RunCheck(
   if (!shared.error.ok()) return shared.error;
   emit(true);
 
-  report.states = progress.states;
+  report.interrupted = interrupted;
   report.distinct_images = images.size();
   report.oracle_runs = shared.done.load();
   report.oracle_time = shared.oracle_time;
-  for (const Verdict& v : shared.verdicts) {
+  std::vector<Hash128> by_index(images.size());
+  for (const auto& [hash, index] : images) by_index[index] = hash;
+  for (size_t k = 0; k < shared.verdicts.size(); ++k) {
+    if (!shared.judged[k]) continue;
+    const Verdict& v = shared.verdicts[k];
     report.failing_images += v.kind == VerdictKind::kFail;
     report.erroring_images += v.kind == VerdictKind::kError;
+    report.image_verdicts.push_back(ImageVerdict{by_index[k], v});
   }
-  if (report.failing_images + report.erroring_images > 0) {
-    // Second pass: list every state whose image did not pass.
-    for (size_t i = 0; i < prep.spaces.size(); ++i) {
-      EnumerateStates(*prep.spaces[i], options.enumerate,
-                      [&](const VisitedState& s) {
-        const Verdict& v = shared.verdicts[images.at(s.hash())];
-        if (v.kind == VerdictKind::kPass) return true;
-        (v.kind == VerdictKind::kFail ? report.failures : report.errors)++;
-        report.points[i].failing_states += v.kind == VerdictKind::kFail;
-        report.points[i].erroring_states += v.kind == VerdictKind::kError;
-        report.findings.push_back(
-            StateFinding{s.Id().ToString(), v.kind, v.message, s.hash()});
-        return true;
-      });
-    }
+  // Second pass over the states visited: count those whose image was judged
+  // and list every one whose image did not pass.
+  for (size_t i = 0; i < report.points.size(); ++i) {
+    PointResult& pr = report.points[i];
+    uint64_t left = pr.states;
+    pr.states = 0;
+    if (left == 0) continue;
+    EnumerateStates(*prep.spaces[i], options.enumerate,
+                    [&](const VisitedState& s) {
+      const uint64_t k = images.at(s.hash());
+      if (!shared.judged[k]) {
+        ++report.unjudged_states;
+      } else {
+        ++pr.states;
+        const Verdict& v = shared.verdicts[k];
+        if (v.kind != VerdictKind::kPass) {
+          (v.kind == VerdictKind::kFail ? report.failures : report.errors)++;
+          pr.failing_states += v.kind == VerdictKind::kFail;
+          pr.erroring_states += v.kind == VerdictKind::kError;
+          report.findings.push_back(
+              StateFinding{s.Id().ToString(), v.kind, v.message, s.hash()});
+        }
+      }
+      return --left > 0;
+    });
+    report.states += pr.states;
   }
   report.elapsed = absl::Now() - start;
   return report;

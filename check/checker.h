@@ -8,11 +8,13 @@
 #ifndef CRASHENUM_CHECK_CHECKER_H_
 #define CRASHENUM_CHECK_CHECKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/hash128.h"
@@ -35,6 +37,21 @@ struct CheckOptions {
   std::string work_dir = "/tmp";
   // Called from the checking thread at most every ~200 ms and at the end.
   std::function<void(const struct CheckProgress&)> on_progress;
+  // When set and it becomes true (e.g. from a signal handler), the check
+  // stops: no new oracle run starts, the running ones finish, and the report
+  // covers the states whose images were judged (CheckReport::interrupted).
+  const std::atomic<bool>* cancel = nullptr;
+  // Verdicts of images judged by an earlier run of the same trace, model and
+  // oracle (--resume), by image hash. These images are not judged again.
+  const absl::flat_hash_map<Hash128, Verdict>* known_verdicts = nullptr;
+  // Called from a worker thread for each image the oracle judged FAIL, while
+  // `image_paths` (one per device) still hold that state's image, unmodified
+  // by the oracle; e.g. to keep a copy. Must be thread-safe. A non-OK Status
+  // stops the check with that error.
+  std::function<absl::Status(const StateId& state, const Hash128& image,
+                             const Verdict& verdict,
+                             const std::vector<std::string>& image_paths)>
+      on_failing_image;
 };
 
 struct CheckProgress {
@@ -43,6 +60,7 @@ struct CheckProgress {
   uint64_t oracle_runs_done = 0;
   uint64_t failures = 0;  // failing images so far
   uint64_t total_states = 0;  // planned
+  absl::Duration elapsed;     // since the check started
 };
 
 struct PointPlan {
@@ -68,6 +86,12 @@ struct PointResult {
   uint64_t erroring_states = 0;
 };
 
+// The verdict of one distinct image, as a resumable report keeps it.
+struct ImageVerdict {
+  Hash128 image;
+  Verdict verdict;
+};
+
 struct CheckReport {
   std::vector<PointPlan> plan;
   std::vector<PointResult> points;
@@ -80,6 +104,14 @@ struct CheckReport {
   uint64_t erroring_images = 0;
   // Failing and erroring states, in enumeration order.
   std::vector<StateFinding> findings;
+  // Every judged image (in order of first appearance), including those whose
+  // verdict came from known_verdicts.
+  std::vector<ImageVerdict> image_verdicts;
+  uint64_t resumed_images = 0;  // verdicts taken from known_verdicts
+  // The check was cancelled: `states` and the findings cover only the states
+  // whose image was judged, and `unjudged_states` were enumerated without.
+  bool interrupted = false;
+  uint64_t unjudged_states = 0;
   absl::Duration elapsed;
   absl::Duration oracle_time;  // summed over workers
 };

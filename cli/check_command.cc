@@ -1,6 +1,9 @@
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -8,7 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
+#include "check/keep_failing.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "enumerator/materializer.h"
@@ -51,6 +57,258 @@ class ScratchDir {
 std::string DefaultTmp() {
   const char* t = std::getenv("TMPDIR");
   return t && *t ? t : "/tmp";
+}
+
+// SIGINT / SIGTERM during a check: the first asks the checker to stop and
+// write a partial report; a second SIGINT ends the process at once.
+std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
+
+void OnSignal(int sig) {
+  if (g_interrupted.exchange(true)) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  g_signal.store(sig);
+  static const char kMsg[] =
+      "\ninterrupted: finishing the running oracle runs, then writing a "
+      "partial report (interrupt again to abandon them)\n";
+  ssize_t ignored = ::write(2, kMsg, sizeof(kMsg) - 1);
+  (void)ignored;
+}
+
+// Installs OnSignal for SIGINT and SIGTERM while alive.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted.store(false);
+    g_signal.store(0);
+    struct sigaction sa = {};
+    sa.sa_handler = OnSignal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptScope() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_;
+  struct sigaction old_term_;
+};
+
+std::string FormatEta(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e8) return "?";
+  const uint64_t s = static_cast<uint64_t>(seconds + 0.5);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, s / 60 % 60);
+  if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%ds", s);
+}
+
+std::string ProgressLine(const CheckProgress& p) {
+  const double secs = absl::ToDoubleSeconds(p.elapsed);
+  const double rate = secs > 0 ? p.states / secs : 0;
+  const double pct =
+      p.total_states > 0 ? 100.0 * p.states / p.total_states : 100.0;
+  std::string eta = "?";
+  if (rate > 0 && p.total_states >= p.states) {
+    eta = FormatEta((p.total_states - p.states) / rate);
+  }
+  return absl::StrFormat(
+      "[%llu/%llu states %.0f%%] %.1f states/s, %llu images, %llu oracle "
+      "runs, %llu failing, ETA %s",
+      (unsigned long long)p.states, (unsigned long long)p.total_states, pct,
+      rate, (unsigned long long)p.distinct_images,
+      (unsigned long long)p.oracle_runs_done, (unsigned long long)p.failures,
+      eta);
+}
+
+// What a resumable report records about the run it came from; a resumed run
+// must match it.
+struct RunIdentity {
+  std::string oracle;
+  std::string trace;
+  uint64_t trace_bytes = 0;
+};
+
+absl::StatusOr<RunIdentity> IdentityOf(const Flags& flags) {
+  RunIdentity id;
+  id.oracle = flags.Get("oracle");
+  id.trace = flags.positional()[0];
+  struct stat st;
+  if (::stat(id.trace.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot stat ", id.trace));
+  }
+  id.trace_bytes = static_cast<uint64_t>(st.st_size);
+  return id;
+}
+
+// Reads the image verdicts of a --json report written by an interrupted
+// check. Errors: InvalidArgument naming the line for anything malformed, or
+// when the report belongs to another trace or oracle.
+absl::Status LoadResume(const std::string& path, const RunIdentity& identity,
+                        absl::flat_hash_map<Hash128, Verdict>* verdicts) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read --resume file ", path));
+  }
+  std::string line;
+  int line_no = 0;
+  bool have_summary = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    auto bad = [&](const std::string& why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": ", why));
+    };
+    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+    if (j.contains("image_verdict")) {
+      Hash128 h;
+      const nlohmann::json& v = j["image_verdict"];
+      if (!v.is_object() || !v.contains("image") || !v["image"].is_string() ||
+          !Hash128::FromHex(v["image"].get<std::string>(), &h) ||
+          !v.contains("verdict") || !v["verdict"].is_string()) {
+        return bad("malformed image_verdict");
+      }
+      const std::string kind = v["verdict"].get<std::string>();
+      const std::string msg =
+          v.contains("message") && v["message"].is_string()
+              ? v["message"].get<std::string>()
+              : "";
+      if (kind == "PASS") {
+        (*verdicts)[h] = Verdict::Pass();
+      } else if (kind == "FAIL") {
+        (*verdicts)[h] = Verdict::Fail(msg);
+      } else if (kind == "ERROR") {
+        // An erroring image is judged again: errors are often transient.
+      } else {
+        return bad("unknown verdict '" + kind + "'");
+      }
+    } else if (j.contains("summary")) {
+      const nlohmann::json& s = j["summary"];
+      have_summary = true;
+      if (!s.is_object() || !s.contains("oracle") || !s.contains("trace_bytes")) {
+        return bad("the summary does not say which oracle and trace it used");
+      }
+      if (s["oracle"] != identity.oracle) {
+        return bad(absl::StrCat("the report was made with --oracle=",
+                                s["oracle"].dump(), ", not ", identity.oracle));
+      }
+      if (s["trace_bytes"] != identity.trace_bytes) {
+        return bad(absl::StrCat("the report was made from another trace (",
+                                s["trace_bytes"].dump(), " bytes, not ",
+                                identity.trace_bytes, ")"));
+      }
+    }
+  }
+  if (!have_summary) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": no summary line; not a report of crashenum check --json"));
+  }
+  return absl::OkStatus();
+}
+
+// The README kept with a failing image.
+std::string KeptReadme(const Flags& flags, const std::string& trace_path,
+                       const Trace& trace, const StateId& state,
+                       const Verdict& verdict) {
+  std::string devices;
+  for (const Device& d : trace.devices()) {
+    absl::StrAppend(&devices, "- `", d.name, ".img`\n");
+  }
+  std::vector<std::string> check = {"crashenum", "check",
+                                    ShellQuote(trace_path),
+                                    "--state=" + state.ToString(),
+                                    ShellQuote("--oracle=" + flags.Get("oracle"))};
+  for (const std::string& f : flags.Given(ModelFlagNames())) {
+    check.push_back(ShellQuote(f));
+  }
+  return absl::StrCat(
+      "# Failing crash state\n\n", "- trace: `", trace_path, "`\n",
+      "- state: `", state.ToString(), "`\n", "- oracle: `",
+      flags.Get("oracle"), "`\n\n", "## Verdict\n\n", "FAIL\n\n```\n",
+      verdict.message, "\n```\n\n", "## Images\n\n", devices,
+      "\nEach is the device's whole content in this crash state (a sparse "
+      "file; `gunzip` first if it ends in .gz).\n\n",
+      "## Reproduce\n\n", "```\n", MaterializeCommand(flags, trace_path,
+                                                       state.ToString()),
+      "\n", absl::StrJoin(check, " "), "\n```\n\n",
+      "`crashenum explain ", ShellQuote(trace_path), " --state=",
+      state.ToString(), "` tells which writes persisted.\n");
+}
+
+// Writes `content` to `path` through a temporary file and a rename, so a
+// reader never sees half a report.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    out << content;
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ",
+                                               path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string JsonLine(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
+}
+
+// The --json report: one line per failing or erroring state, then (for an
+// interrupted run) one line per judged image, then the summary.
+std::string JsonReport(const Flags& flags, const std::string& trace_path,
+                       const RunIdentity& identity, const CheckReport& report) {
+  std::string out;
+  for (const StateFinding& f : report.findings) {
+    out += JsonLine({
+        {"state", f.state},
+        {"verdict", std::string(VerdictKindName(f.verdict))},
+        {"message", f.message},
+        {"image", f.image.ToHex()},
+        {"repro", MaterializeCommand(flags, trace_path, f.state)},
+    });
+  }
+  if (report.interrupted) {
+    for (const ImageVerdict& v : report.image_verdicts) {
+      out += JsonLine({{"image_verdict",
+                        {{"image", v.image.ToHex()},
+                         {"verdict", std::string(VerdictKindName(v.verdict.kind))},
+                         {"message", v.verdict.message}}}});
+    }
+  }
+  nlohmann::json summary = {
+      {"crash_points", report.points.size()},
+      {"states", report.states},
+      {"distinct_images", report.distinct_images},
+      {"oracle_runs", report.oracle_runs},
+      {"failures", report.failures},
+      {"errors", report.errors},
+      {"failing_images", report.failing_images},
+      {"erroring_images", report.erroring_images},
+      {"resumed_images", report.resumed_images},
+      {"interrupted", report.interrupted},
+      {"oracle", identity.oracle},
+      {"trace", identity.trace},
+      {"trace_bytes", identity.trace_bytes},
+  };
+  if (report.interrupted) summary["unjudged_states"] = report.unjudged_states;
+  out += JsonLine({{"summary", summary}});
+  return out;
 }
 
 // `check --state=ID`: judge one state.
@@ -124,24 +382,67 @@ absl::StatusOr<int> Run(const Flags& flags) {
     return CheckOne(flags, *trace, options, **oracle, dir->path());
   }
 
+  absl::StatusOr<RunIdentity> identity = IdentityOf(flags);
+  if (!identity.ok()) return identity.status();
+  absl::flat_hash_map<Hash128, Verdict> known;
+  if (flags.Has("resume")) {
+    absl::Status r = LoadResume(flags.Get("resume"), *identity, &known);
+    if (!r.ok()) return r;
+    options.known_verdicts = &known;
+  }
+
+  // Failing images are kept in --keep-failing=DIR, or under Bazel's
+  // TEST_UNDECLARED_OUTPUTS_DIR when that is set and no DIR was given.
+  KeepFailingOptions keep;
+  if (flags.Has("keep-failing")) {
+    keep.dir = flags.Get("keep-failing");
+  } else if (const char* d = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+             d != nullptr && *d != '\0') {
+    keep.dir = absl::StrCat(d, "/crashenum-failing");
+  }
+  keep.compress = flags.GetBool("keep-compressed");
+  const std::string trace_path = flags.positional()[0];
+  std::vector<std::string> device_names;
+  for (const Device& d : trace->devices()) device_names.push_back(d.name);
+  std::atomic<uint64_t> kept{0};
+  if (!keep.dir.empty()) {
+    options.on_failing_image = [&](const StateId& id, const Hash128& image,
+                                   const Verdict& v,
+                                   const std::vector<std::string>& paths) {
+      absl::StatusOr<std::string> dir = KeepFailingImage(
+          keep, id, image, device_names, paths,
+          KeptReadme(flags, trace_path, *trace, id, v));
+      if (!dir.ok()) return dir.status();
+      kept.fetch_add(1);
+      return absl::OkStatus();
+    };
+  }
+
   const bool quiet = flags.GetBool("quiet");
   const bool tty = !quiet && ::isatty(2);
   std::fprintf(stderr, "trace %s: %s, %zu device(s), %zu events, %zu marks\n",
                trace->path().c_str(), trace->format().c_str(),
                trace->devices().size(), trace->events().size(),
                trace->marks().size());
+  if (!known.empty()) {
+    std::fprintf(stderr, "resuming: %zu image verdicts from %s\n",
+                 known.size(), flags.Get("resume").c_str());
+  }
+  absl::Time last_line = absl::Now();
   if (tty) {
     options.on_progress = [](const CheckProgress& p) {
-      std::fprintf(stderr,
-                   "\r\033[K[%llu/%llu states] %llu images, %llu oracle runs, "
-                   "%llu failing",
-                   (unsigned long long)p.states,
-                   (unsigned long long)p.total_states,
-                   (unsigned long long)p.distinct_images,
-                   (unsigned long long)p.oracle_runs_done,
-                   (unsigned long long)p.failures);
+      std::fprintf(stderr, "\r\033[K%s", ProgressLine(p).c_str());
+    };
+  } else if (!quiet) {
+    // Logs get one progress line every 30 seconds.
+    options.on_progress = [&last_line](const CheckProgress& p) {
+      if (absl::Now() - last_line < absl::Seconds(30)) return;
+      last_line = absl::Now();
+      std::fprintf(stderr, "%s\n", ProgressLine(p).c_str());
     };
   }
+  InterruptScope interrupt_scope;
+  options.cancel = &g_interrupted;
   absl::StatusOr<CheckReport> report = RunCheck(
       *trace, **oracle, options, [&](const std::vector<PointPlan>& plan) {
         if (!quiet) PrintPlan(plan);
@@ -149,7 +450,6 @@ absl::StatusOr<int> Run(const Flags& flags) {
   if (tty) std::fputs("\r\033[K", stderr);
   if (!report.ok()) return report.status();
 
-  const std::string trace_path = flags.positional()[0];
   const size_t shown = std::min<size_t>(report->findings.size(), 20);
   for (size_t i = 0; i < shown; ++i) {
     const StateFinding& f = report->findings[i];
@@ -179,37 +479,35 @@ absl::StatusOr<int> Run(const Flags& flags) {
       (unsigned long long)report->failures,
       (unsigned long long)report->erroring_images,
       (unsigned long long)report->errors, secs, 100 * oracle_share);
+  if (report->resumed_images > 0) {
+    std::fprintf(stderr, "%llu image verdicts taken from %s\n",
+                 (unsigned long long)report->resumed_images,
+                 flags.Get("resume").c_str());
+  }
+  if (kept.load() > 0) {
+    std::fprintf(stderr, "kept %llu failing images in %s\n",
+                 (unsigned long long)kept.load(), keep.dir.c_str());
+  }
 
   if (flags.Has("json")) {
-    const std::string path = flags.Get("json");
-    std::ofstream out(path, std::ios::trunc);
-    for (const StateFinding& f : report->findings) {
-      nlohmann::json j = {
-          {"state", f.state},
-          {"verdict", std::string(VerdictKindName(f.verdict))},
-          {"message", f.message},
-          {"image", f.image.ToHex()},
-          {"repro", MaterializeCommand(flags, trace_path, f.state)},
-      };
-      out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
-    }
-    nlohmann::json summary = {
-        {"crash_points", report->points.size()},
-        {"states", report->states},
-        {"distinct_images", report->distinct_images},
-        {"oracle_runs", report->oracle_runs},
-        {"failures", report->failures},
-        {"errors", report->errors},
-        {"failing_images", report->failing_images},
-        {"erroring_images", report->erroring_images},
-    };
-    out << nlohmann::json{{"summary", summary}}.dump() << "\n";
-    out.close();
-    if (!out) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot write --json file ", path));
-    }
+    absl::Status w = WriteFileAtomically(
+        flags.Get("json"), JsonReport(flags, trace_path, *identity, *report));
+    if (!w.ok()) return w;
+  }
+  if (report->interrupted) {
+    const int sig = g_signal.load();
+    std::fprintf(stderr,
+                 "interrupted by %s: %llu states judged, %llu left unjudged; "
+                 "%s\n",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 (unsigned long long)report->states,
+                 (unsigned long long)report->unjudged_states,
+                 flags.Has("json")
+                     ? absl::StrCat("run the same command with --resume=",
+                                    flags.Get("json"), " to continue")
+                           .c_str()
+                     : "give --json=FILE to be able to --resume");
+    return 128 + (sig > 0 ? sig : SIGINT);
   }
   if (report->failures > 0) return kExitViolations;
   if (report->errors > 0) return kExitInfrastructure;
@@ -228,6 +526,14 @@ int CheckCommand(const std::vector<std::string>& args) {
   flags.Define("jobs", "oracle workers (default: the number of cores)", false,
                {"-j"});
   flags.Define("json", "write failing states and a summary as JSON lines");
+  flags.Define("resume",
+               "continue an interrupted check from its --json report: images "
+               "it judged are not judged again");
+  flags.Define("keep-failing",
+               "save each failing image with a README in this directory "
+               "(default under Bazel: $TEST_UNDECLARED_OUTPUTS_DIR)");
+  flags.Define("keep-compressed", "gzip the images --keep-failing saves",
+               true);
   flags.Define("state", "check only this crash state ID");
   flags.Define("work-dir", "where worker images live (default $TMPDIR)");
   flags.Define("quiet", "no plan and no progress bar", true, {"-q"});

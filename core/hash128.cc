@@ -33,6 +33,28 @@ inline uint64_t LoadLe64(const char* p) {
 
 std::string Hash128::ToHex() const { return absl::StrFormat("%016x%016x", hi, lo); }
 
+bool Hash128::FromHex(absl::string_view hex, Hash128* out) {
+  if (hex.size() != 32) return false;
+  uint64_t words[2] = {0, 0};
+  for (size_t i = 0; i < 32; ++i) {
+    const char c = hex[i];
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return false;
+    }
+    words[i / 16] = (words[i / 16] << 4) | static_cast<uint64_t>(v);
+  }
+  out->hi = words[0];
+  out->lo = words[1];
+  return true;
+}
+
 Hash128 HashBytes(absl::string_view bytes) {
   uint64_t a = 0x6a09e667f3bcc908ULL ^ (bytes.size() * kMul1);
   uint64_t b = 0xbb67ae8584caa73bULL ^ (bytes.size() * kMul2);

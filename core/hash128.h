@@ -32,6 +32,8 @@ struct Hash128 {
   bool IsZero() const { return lo == 0 && hi == 0; }
   // 32 lowercase hex digits, `hi` first.
   std::string ToHex() const;
+  // Parses what ToHex writes (either case). False for anything else.
+  static bool FromHex(absl::string_view hex, Hash128* out);
 
   template <typename H>
   friend H AbslHashValue(H h, const Hash128& v) {

@@ -1,5 +1,6 @@
 #include "core/hash128.h"
 
+#include <cctype>
 #include <set>
 #include <string>
 #include <utility>
@@ -42,6 +43,19 @@ TEST(Hash128Test, UnitKeysDifferPerUnitAndContent) {
   EXPECT_EQ(UnitKey(7, c), UnitKey(7, c));
   // XOR of keys does not cancel for distinct units.
   EXPECT_FALSE((UnitKey(1, c) ^ UnitKey(2, c)).IsZero());
+}
+
+TEST(Hash128Test, HexRoundTrips) {
+  const Hash128 h = HashBytes("round trip");
+  Hash128 back;
+  ASSERT_TRUE(Hash128::FromHex(h.ToHex(), &back));
+  EXPECT_EQ(back, h);
+  std::string upper = h.ToHex();
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  ASSERT_TRUE(Hash128::FromHex(upper, &back));
+  EXPECT_EQ(back, h);
+  EXPECT_FALSE(Hash128::FromHex(h.ToHex().substr(1), &back));
+  EXPECT_FALSE(Hash128::FromHex(std::string(31, '0') + "g", &back));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/sparse_file.h"
 #include "core/status_macros.h"
 
 namespace crashenum {
@@ -137,38 +138,8 @@ absl::Status Materializer::CopyTo(const std::vector<std::string>& out) const {
   if (out.size() != fds_.size()) {
     return absl::InvalidArgumentError("CopyTo: wrong number of paths");
   }
-  std::string buf(1 << 20, '\0');
   for (size_t d = 0; d < fds_.size(); ++d) {
-    const int src = fds_[d];
-    struct stat st;
-    if (::fstat(src, &st) != 0) return IoError(errno, "cannot stat", paths_[d]);
-    int dst = ::open(out[d].c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (dst < 0) return IoError(errno, "cannot create", out[d]);
-    absl::Status status;
-    if (::ftruncate(dst, st.st_size) != 0) {
-      status = IoError(errno, "cannot size", out[d]);
-    }
-    off_t pos = 0;
-    while (status.ok() && pos < st.st_size) {
-      off_t data = ::lseek(src, pos, SEEK_DATA);
-      if (data < 0) break;  // ENXIO: only a hole remains
-      off_t hole = ::lseek(src, data, SEEK_HOLE);
-      if (hole < 0) hole = st.st_size;
-      for (off_t off = data; status.ok() && off < hole;) {
-        size_t n = static_cast<size_t>(std::min<off_t>(hole - off, buf.size()));
-        ssize_t got = ::pread(src, buf.data(), n, off);
-        if (got <= 0) {
-          status = IoError(got < 0 ? errno : EIO, "cannot read", paths_[d]);
-          break;
-        }
-        status = WriteAll(dst, buf.data(), static_cast<size_t>(got),
-                          static_cast<uint64_t>(off), out[d]);
-        off += got;
-      }
-      pos = hole;
-    }
-    ::close(dst);
-    RETURN_IF_ERROR(status);
+    RETURN_IF_ERROR(CopySparse(fds_[d], paths_[d], out[d]));
   }
   return absl::OkStatus();
 }

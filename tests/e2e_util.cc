@@ -16,7 +16,11 @@ std::string Tmp() {
 
 Result Sh(const std::string& command) {
   Result r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  // Bazel's report variables are cleared, so crashenum writes its JUnit XML
+  // and kept images only where a test asks for them.
+  const std::string full =
+      "unset XML_OUTPUT_FILE TEST_UNDECLARED_OUTPUTS_DIR; " + command + " 2>&1";
+  FILE* p = ::popen(full.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
   size_t n;

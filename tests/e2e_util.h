@@ -17,7 +17,8 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-// Runs `command` with /bin/sh, capturing stdout and stderr together.
+// Runs `command` with /bin/sh, capturing stdout and stderr together, with
+// XML_OUTPUT_FILE and TEST_UNDECLARED_OUTPUTS_DIR unset.
 Result Sh(const std::string& command);
 
 // The whole file ("" when it cannot be read).

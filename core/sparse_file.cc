@@ -1,0 +1,89 @@
+#include "core/sparse_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace crashenum {
+namespace {
+
+absl::Status IoError(int err, absl::string_view what, absl::string_view path) {
+  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+    return absl::ResourceExhaustedError(msg);
+  }
+  if (err == ENOENT) return absl::NotFoundError(msg);
+  return absl::InternalError(msg);
+}
+
+absl::Status WriteAll(int fd, const char* p, size_t n, off_t off,
+                      absl::string_view path) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError(errno, "cannot write", path);
+    }
+    if (w == 0) return IoError(ENOSPC, "cannot write", path);
+    p += w;
+    n -= static_cast<size_t>(w);
+    off += w;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyRanges(int src, absl::string_view src_name, int dst,
+                        const std::string& dst_name) {
+  struct stat st;
+  if (::fstat(src, &st) != 0) return IoError(errno, "cannot stat", src_name);
+  if (::ftruncate(dst, st.st_size) != 0) {
+    return IoError(errno, "cannot size", dst_name);
+  }
+  std::string buf(1 << 20, '\0');
+  off_t pos = 0;
+  while (pos < st.st_size) {
+    off_t data = ::lseek(src, pos, SEEK_DATA);
+    if (data < 0) break;  // ENXIO: only a hole remains
+    off_t hole = ::lseek(src, data, SEEK_HOLE);
+    if (hole < 0) hole = st.st_size;
+    for (off_t off = data; off < hole;) {
+      size_t n = static_cast<size_t>(std::min<off_t>(hole - off, buf.size()));
+      ssize_t got = ::pread(src, buf.data(), n, off);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return IoError(got < 0 ? errno : EIO, "cannot read", src_name);
+      absl::Status s = WriteAll(dst, buf.data(), static_cast<size_t>(got), off,
+                                dst_name);
+      if (!s.ok()) return s;
+      off += got;
+    }
+    pos = hole;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CopySparse(int src_fd, absl::string_view src_name,
+                        const std::string& dst) {
+  int fd = ::open(dst.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError(errno, "cannot create", dst);
+  absl::Status s = CopyRanges(src_fd, src_name, fd, dst);
+  if (::close(fd) != 0 && s.ok()) s = IoError(errno, "cannot close", dst);
+  return s;
+}
+
+absl::Status CopySparseFile(const std::string& src, const std::string& dst) {
+  int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError(errno, "cannot open", src);
+  absl::Status s = CopySparse(fd, src, dst);
+  ::close(fd);
+  return s;
+}
+
+}  // namespace crashenum
