@@ -347,7 +347,7 @@ void PrintPlan(const std::vector<PointPlan>& plan) {
 absl::StatusOr<int> Run(const Flags& flags) {
   if (!flags.Has("oracle")) {
     return absl::InvalidArgumentError(
-        "check needs --oracle=O (ext4-fsck or exec:CMD)");
+        "check needs --oracle=O (see crashenum check --help)");
   }
   std::string notes;
   absl::StatusOr<Trace> trace = OpenTraceFromFlags(flags, &notes);
@@ -368,14 +368,11 @@ absl::StatusOr<int> Run(const Flags& flags) {
   if (!dir.ok()) return dir.status();
   options.work_dir = dir->path();
 
-  OracleOptions oo;
-  absl::StatusOr<absl::Duration> timeout =
-      flags.GetDuration("oracle-timeout", absl::Seconds(60));
-  if (!timeout.ok()) return timeout.status();
-  oo.timeout = *timeout;
-  oo.scratch_dir = dir->path();
+  absl::StatusOr<OracleOptions> oo =
+      OracleOptionsFromFlags(flags, *trace, dir->path());
+  if (!oo.ok()) return oo.status();
   absl::StatusOr<std::unique_ptr<Oracle>> oracle =
-      MakeOracle(flags.Get("oracle"), oo);
+      MakeOracle(flags.Get("oracle"), *oo);
   if (!oracle.ok()) return oracle.status();
 
   if (flags.Has("state")) {
@@ -424,6 +421,8 @@ absl::StatusOr<int> Run(const Flags& flags) {
                trace->path().c_str(), trace->format().c_str(),
                trace->devices().size(), trace->events().size(),
                trace->marks().size());
+  std::fprintf(stderr, "oracle %s: %s\n", (*oracle)->name().c_str(),
+               DescribeTraits((*oracle)->traits()).c_str());
   if (!known.empty()) {
     std::fprintf(stderr, "resuming: %zu image verdicts from %s\n",
                  known.size(), flags.Get("resume").c_str());
@@ -521,8 +520,7 @@ int CheckCommand(const std::vector<std::string>& args) {
   DefineTraceFlags(flags);
   DefineModelFlags(flags);
   DefineEnumerateFlags(flags);
-  flags.Define("oracle", "ext4-fsck | exec:CMD ({image} is the image path)");
-  flags.Define("oracle-timeout", "limit of one oracle run (default 60s)");
+  DefineOracleFlags(flags);
   flags.Define("jobs", "oracle workers (default: the number of cores)", false,
                {"-j"});
   flags.Define("json", "write failing states and a summary as JSON lines");

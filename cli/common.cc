@@ -184,6 +184,56 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+void DefineOracleFlags(Flags& flags) {
+  flags.Define("oracle",
+               "ext4-fsck | xfs | btrfs | mount:SCRIPT | durability | "
+               "exec:CMD | plugin:PATH[:ARGS] (see docs/ORACLES.md)");
+  flags.Define("oracle-timeout",
+               "limit of one oracle run; past it the run is ERROR (default 60s)");
+  flags.Define("oracle-memory",
+               "address-space limit of each oracle process (default 8G; 0: "
+               "none)");
+  flags.Define("oracle-file-size",
+               "largest file an oracle process may write (default 64G; 0: "
+               "none)");
+  flags.Define("oracle-network",
+               "let oracle processes use the network (default: each runs in "
+               "a new network namespace)",
+               true);
+}
+
+absl::StatusOr<OracleOptions> OracleOptionsFromFlags(
+    const Flags& flags, const Trace& trace, const std::string& scratch_dir) {
+  OracleOptions o;
+  ASSIGN_OR_RETURN(o.timeout,
+                   flags.GetDuration("oracle-timeout", absl::Seconds(60)));
+  ASSIGN_OR_RETURN(int64_t memory,
+                   flags.GetInt("oracle-memory",
+                                static_cast<int64_t>(o.max_memory_bytes), true));
+  ASSIGN_OR_RETURN(
+      int64_t file_size,
+      flags.GetInt("oracle-file-size",
+                   static_cast<int64_t>(o.max_file_size_bytes), true));
+  if (memory < 0 || file_size < 0) {
+    return absl::InvalidArgumentError(
+        "--oracle-memory and --oracle-file-size must not be negative");
+  }
+  o.max_memory_bytes = static_cast<uint64_t>(memory);
+  o.max_file_size_bytes = static_cast<uint64_t>(file_size);
+  o.isolate_network = !flags.GetBool("oracle-network");
+  o.scratch_dir = scratch_dir;
+  o.trace = &trace;
+  return o;
+}
+
+std::string DescribeTraits(const OracleTraits& t) {
+  return absl::StrCat(
+      t.metadata_only ? "judges metadata only" : "reads everything",
+      t.mutates_image ? ", may modify its image" : ", leaves its image alone",
+      t.needs_root ? ", needs root" : "",
+      t.deterministic ? ", deterministic" : ", not deterministic");
+}
+
 std::string MaterializeCommand(const Flags& flags, const std::string& trace,
                                const std::string& id) {
   std::vector<std::string> parts = {"crashenum", "materialize",

@@ -12,6 +12,7 @@
 #include "core/crash_state.h"
 #include "core/trace.h"
 #include "enumerator/state_space.h"
+#include "oracles/oracle.h"
 
 namespace crashenum {
 namespace internal_cli {
@@ -60,6 +61,19 @@ struct ResolvedState {
 absl::StatusOr<ResolvedState> ResolveStateFromFlags(const Flags& flags,
                                                     const Trace& trace,
                                                     ModelOptions model);
+
+// --oracle and the limits every oracle run gets: --oracle-timeout,
+// --oracle-memory, --oracle-file-size, --oracle-network.
+void DefineOracleFlags(Flags& flags);
+
+// The OracleOptions those flags give, for judging states of `trace` (which
+// must outlive the oracle) with scratch files in `scratch_dir`. Errors:
+// InvalidArgument naming a malformed flag.
+absl::StatusOr<OracleOptions> OracleOptionsFromFlags(
+    const Flags& flags, const Trace& trace, const std::string& scratch_dir);
+
+// "reads metadata only, may modify its image, needs root, deterministic".
+std::string DescribeTraits(const OracleTraits& traits);
 
 // Quotes `s` for a POSIX shell when needed.
 std::string ShellQuote(const std::string& s);
