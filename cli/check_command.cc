@@ -20,6 +20,8 @@
 #include "enumerator/materializer.h"
 #include "nlohmann/json.hpp"
 #include "oracles/oracle.h"
+#include "report/html_report.h"
+#include "report/junit.h"
 
 namespace crashenum {
 namespace internal_cli {
@@ -423,6 +425,21 @@ absl::StatusOr<int> Run(const Flags& flags) {
                trace->marks().size());
   std::fprintf(stderr, "oracle %s: %s\n", (*oracle)->name().c_str(),
                DescribeTraits((*oracle)->traits()).c_str());
+  if (options.model.metadata_only) {
+    if (!(*oracle)->traits().metadata_only) {
+      std::fprintf(stderr,
+                   "note: --oracle-reads=metadata, but %s reads everything: "
+                   "failures that depend on data writes are not looked for\n",
+                   (*oracle)->name().c_str());
+    }
+    size_t meta = 0;
+    for (const Op& op : trace->ops()) meta += (op.flags & kMeta) != 0;
+    if (meta == 0) {
+      std::fprintf(stderr,
+                   "note: no write of this trace carries META, so "
+                   "--oracle-reads=metadata takes every write as persisted\n");
+    }
+  }
   if (!known.empty()) {
     std::fprintf(stderr, "resuming: %zu image verdicts from %s\n",
                  known.size(), flags.Get("resume").c_str());
@@ -493,6 +510,33 @@ absl::StatusOr<int> Run(const Flags& flags) {
         flags.Get("json"), JsonReport(flags, trace_path, *identity, *report));
     if (!w.ok()) return w;
   }
+  {
+    // --junit=FILE, else Bazel's XML_OUTPUT_FILE; --html=FILE.
+    const auto repro = [&](const std::string& id) {
+      return MaterializeCommand(flags, trace_path, id);
+    };
+    std::string junit = flags.Get("junit");
+    const char* bazel_xml = std::getenv("XML_OUTPUT_FILE");
+    if (junit.empty() && bazel_xml != nullptr) junit = bazel_xml;
+    if (!junit.empty()) {
+      JUnitInput in;
+      in.trace_path = trace_path;
+      in.report = &*report;
+      in.repro = repro;
+      absl::Status w = WriteJUnitReport(junit, in);
+      if (!w.ok()) return w;
+    }
+    if (flags.Has("html")) {
+      HtmlReportInput in;
+      in.trace = &*trace;
+      in.report = &*report;
+      in.trace_path = trace_path;
+      in.oracle = (*oracle)->name();
+      in.repro = repro;
+      absl::Status w = WriteHtmlReport(flags.Get("html"), in);
+      if (!w.ok()) return w;
+    }
+  }
   if (report->interrupted) {
     const int sig = g_signal.load();
     std::fprintf(stderr,
@@ -524,6 +568,10 @@ int CheckCommand(const std::vector<std::string>& args) {
   flags.Define("jobs", "oracle workers (default: the number of cores)", false,
                {"-j"});
   flags.Define("json", "write failing states and a summary as JSON lines");
+  flags.Define("junit",
+               "write a JUnit XML report (default under Bazel: "
+               "$XML_OUTPUT_FILE)");
+  flags.Define("html", "write a self-contained HTML report");
   flags.Define("resume",
                "continue an interrupted check from its --json report: images "
                "it judged are not judged again");

@@ -45,6 +45,10 @@ void DefineModelFlags(Flags& flags) {
                "default: the logical sector");
   flags.Define("torn", "sectors (default): unflushed writes may tear; none");
   flags.Define("discard", "either (default) | keep | zero");
+  flags.Define("oracle-reads",
+               "all (default) | metadata: the oracle judges only metadata, so "
+               "writes without META are taken as persisted and only metadata "
+               "writes are enumerated");
 }
 
 void DefineEnumerateFlags(Flags& flags) {
@@ -62,7 +66,7 @@ void DefineEnumerateFlags(Flags& flags) {
 const std::vector<std::string>& ModelFlagNames() {
   static const auto* names = new std::vector<std::string>{
       "read-past-end", "device-size", "data",
-      "blk-device",    "atomic-unit", "discard"};
+      "blk-device",    "atomic-unit", "discard", "oracle-reads"};
   return *names;
 }
 
@@ -98,6 +102,12 @@ absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options) {
     return absl::InvalidArgumentError("--atomic-unit: at most 1M");
   }
   options->model.atomic_unit = static_cast<uint32_t>(unit);
+  const std::string reads = flags.Get("oracle-reads", "all");
+  if (reads != "all" && reads != "metadata") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--oracle-reads=", reads, ": expected all or metadata"));
+  }
+  options->model.metadata_only = reads == "metadata";
   const std::string torn = flags.Get("torn", "sectors");
   if (torn == "sectors") {
     options->model.torn = true;

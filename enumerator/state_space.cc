@@ -132,6 +132,25 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     s->optional_.push_back(std::move(o));
   }
 
+  // --oracle-reads=metadata: optional writes taken as persisted.
+  std::vector<uint8_t> forced(ops.size(), 0);
+  if (options.metadata_only) {
+    for (uint32_t i = 0; i < ops.size(); ++i) {
+      forced[i] = state[i] == OpState::kOptional &&
+                  ops[i].kind == OpKind::kWrite && (ops[i].flags & kMeta) == 0;
+    }
+    // What the preflush of a persisted write covers persisted too.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const PreflushConstraint& pc : s->durability_.constraints) {
+        if (!forced[pc.write]) continue;
+        for (uint32_t c : pc.covered) {
+          if (!forced[c]) forced[c] = 1, changed = true;
+        }
+      }
+    }
+  }
+
   // Candidates of every unit a possible write covers.
   absl::flat_hash_map<uint64_t, std::vector<RawCandidate>> by_unit;
   for (uint32_t i = 0; i < ops.size(); ++i) {
@@ -141,7 +160,7 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     const uint32_t n = hashes.num_units(i);
     for (uint32_t k = 0; k < n; ++k) {
       by_unit[UnitHashes::GlobalUnit(dev, first + k)].push_back(
-          RawCandidate{i, k, state[i] == OpState::kDurable});
+          RawCandidate{i, k, state[i] == OpState::kDurable || forced[i] != 0});
     }
   }
   std::vector<uint64_t> units;
@@ -285,7 +304,7 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
   // controls no unit.
   for (const PreflushConstraint& pc : s->durability_.constraints) {
     OptionalOp& op = s->optional_[optional_index[pc.write]];
-    if (!op.vars.empty()) continue;
+    if (!op.vars.empty() || forced[pc.write]) continue;
     const uint32_t v = static_cast<uint32_t>(s->vars_.size());
     s->vars_.push_back(Variable{static_cast<uint32_t>(optional_index[pc.write]), {}});
     op.vars.push_back(v);

@@ -38,6 +38,13 @@ struct ModelOptions {
   uint32_t atomic_unit = 0;
   DiscardMode discard = DiscardMode::kEither;
   bool torn = true;  // --torn=sectors (true) or --torn=none (false)
+  // --oracle-reads=metadata (DESIGN.md 3): for an oracle that judges only
+  // metadata, every optional write without the META flag is treated as
+  // persisted whole, and so is every write the preflush of such a write
+  // covers. Those writes keep their bits in state IDs (always set); an ID
+  // made with this option is resolved with it (where no two such writes
+  // compete for a unit, it names the same image without it).
+  bool metadata_only = false;
 };
 
 // The Zobrist key of every unit of every write (relative to the base

@@ -167,8 +167,17 @@ class Model {
     }
   }
 
-  // The PREFLUSH rule and the --drop-at-most filter.
+  // The PREFLUSH rule, --oracle-reads=metadata and the --drop-at-most
+  // filter.
   bool Allowed(const std::vector<std::vector<bool>>& persisted) const {
+    // DESIGN 3: writes without META count as persisted, whole.
+    for (size_t j = 0; o_.metadata_only && j < optional_.size(); ++j) {
+      const Op& op = t_.ops()[optional_[j]];
+      if (op.kind == OpKind::kWrite && !(op.flags & kMeta) &&
+          !All(persisted[j])) {
+        return false;
+      }
+    }
     for (const auto& [w, covered] : preflush_) {
       if (!Any(persisted[w])) continue;
       for (int c : covered) {

@@ -30,6 +30,9 @@ struct ReferenceOptions {
   // When >= 0: only subsets in which at most this many optional writes
   // (discards included) persisted none of their units.
   int drop_at_most = -1;
+  // --oracle-reads=metadata: only subsets in which every optional write
+  // without META persisted whole.
+  bool metadata_only = false;
 };
 
 // Every distinct image a crash just before event `point` can leave
