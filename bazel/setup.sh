@@ -9,6 +9,10 @@ packages=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libfuse3-dev fuse3 nlohmann-json3-dev
   e2fsprogs xfsprogs btrfs-progs util-linux time
+  mount
+  graphviz
+  chromium
+  libxml2-utils
 )
 
 missing=()

@@ -1,5 +1,6 @@
 // crashenum record and crashenum mark.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,11 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "oracles/internal/durability_marks.h"
+#include "oracles/internal/sha256.h"
 #include "record/recorder.h"
 #include "traces/convert.h"
 
@@ -147,22 +151,33 @@ int RecordCommand(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-int MarkCommand(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0].empty() || args[0] == "--help" ||
-      args[0] == "-h") {
-    std::fprintf(stderr,
-                 "usage: crashenum mark LABEL\n"
-                 "Adds the mark LABEL to the trace `crashenum record` is "
-                 "writing, in order with the I/O\n(it writes LABEL and a "
-                 "newline to $CRASHENUM_MARK).\n");
-    return args.size() == 1 && (args[0] == "--help" || args[0] == "-h")
-               ? kExitOk
-               : kExitUsage;
-  }
-  if (args[0].find_first_of("\n\r") != std::string::npos) {
-    std::fprintf(stderr, "crashenum mark: a label is one line\n");
-    return kExitUsage;
-  }
+namespace {
+
+constexpr char kMarkUsage[] =
+    "usage: crashenum mark LABEL\n"
+    "       crashenum mark --durable fsync FILE | rename OLD NEW | unlink PATH"
+    " |\n"
+    "                                mkdir DIR | dirty PATH\n"
+    "Adds the mark LABEL to the trace `crashenum record` is writing, in order "
+    "with the I/O\n(it writes LABEL and a newline to $CRASHENUM_MARK).\n"
+    "\n"
+    "With --durable it adds a durability mark, which the durability oracle\n"
+    "checks in every crash state after it. It states what the workload has\n"
+    "just made durable; it does not fsync anything itself:\n"
+    "  fsync FILE      FILE was fsynced: its current content (SHA-256) must\n"
+    "                  survive a crash\n"
+    "  rename OLD NEW  the rename was made durable (its directory fsynced):\n"
+    "                  NEW holds what OLD held, OLD is gone\n"
+    "  unlink PATH     the removal of PATH was made durable\n"
+    "  mkdir DIR       the directory DIR was made durable\n"
+    "  dirty PATH      PATH is about to change again before its next\n"
+    "                  durability point: expect nothing of it until then\n"
+    "Paths name files below $CRASHENUM_MNT (absolute, or relative to the\n"
+    "current directory); the mark holds them relative to it, e.g.\n"
+    "'fsync dir/a.txt 9f86d0...'. See docs/ORACLES.md.\n";
+
+// Appends `label` and a newline to $CRASHENUM_MARK; returns the exit code.
+int WriteMark(const std::string& label) {
   const char* path = std::getenv("CRASHENUM_MARK");
   if (path == nullptr || *path == '\0') {
     std::fprintf(stderr,
@@ -176,7 +191,7 @@ int MarkCommand(const std::vector<std::string>& args) {
                  std::strerror(errno));
     return kExitInfrastructure;
   }
-  const std::string line = args[0] + "\n";
+  const std::string line = label + "\n";
   const ssize_t n = ::write(fd, line.data(), line.size());
   const int err = errno;
   ::close(fd);
@@ -186,6 +201,149 @@ int MarkCommand(const std::vector<std::string>& args) {
     return kExitInfrastructure;
   }
   return kExitOk;
+}
+
+// realpath(3) of `path`. Errors: InvalidArgument naming it and why.
+absl::StatusOr<std::string> RealPath(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+// `path` relative to the mount point `mnt`: its directory is resolved (so
+// symbolic links and ".." there are followed), its last component kept as
+// it is. Errors: InvalidArgument when it is not below `mnt`, cannot be
+// resolved, or cannot be written in a mark.
+absl::StatusOr<std::string> MountRelative(std::string path,
+                                          const std::string& mnt) {
+  if (path.empty()) return absl::InvalidArgumentError("empty path");
+  if (path[0] != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof(cwd)) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot find the current directory: ", std::strerror(errno)));
+    }
+    path = absl::StrCat(cwd, "/", path);
+  }
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  size_t slash = path.rfind('/');
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  std::string base = path.substr(slash + 1);
+  std::string full;
+  if (base == "." || base == "..") {
+    absl::StatusOr<std::string> real = RealPath(path);
+    if (!real.ok()) return real.status();
+    full = *real;
+  } else {
+    absl::StatusOr<std::string> real_dir = RealPath(dir);
+    if (!real_dir.ok()) return real_dir.status();
+    full = *real_dir == "/" ? "/" + base : absl::StrCat(*real_dir, "/", base);
+  }
+  absl::StatusOr<std::string> real_mnt = RealPath(mnt);
+  if (!real_mnt.ok()) return real_mnt.status();
+  if (full == *real_mnt) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        full, " is the root of the file system: name a path below it"));
+  }
+  const std::string prefix = *real_mnt == "/" ? "/" : *real_mnt + "/";
+  if (full.size() <= prefix.size() || full.compare(0, prefix.size(), prefix)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(full, " is not below $CRASHENUM_MNT (", *real_mnt, ")"));
+  }
+  std::string rel = full.substr(prefix.size());
+  if (rel.find_first_of("\n\r") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a mark cannot hold a path with a line break: ", full));
+  }
+  absl::Status valid = internal_oracles::ValidateMarkPath(rel);
+  if (!valid.ok()) return valid;
+  return rel;
+}
+
+// The durability mark for `args` (after --durable).
+absl::StatusOr<std::string> DurableLabel(const std::vector<std::string>& args) {
+  using internal_oracles::DurabilityMark;
+  using internal_oracles::DurabilityVerb;
+  const char* mnt = std::getenv("CRASHENUM_MNT");
+  if (mnt == nullptr || *mnt == '\0') {
+    return absl::InvalidArgumentError(
+        "CRASHENUM_MNT is not set (run this inside a `crashenum record` "
+        "workload)");
+  }
+  const std::string verb = args.empty() ? "" : args[0];
+  const size_t arity = verb == "rename" ? 2 : 1;
+  if (!internal_oracles::IsDurabilityKeyword(verb) ||
+      args.size() != arity + 1) {
+    return absl::InvalidArgumentError(
+        "expected --durable fsync FILE | rename OLD NEW | unlink PATH | "
+        "mkdir DIR | dirty PATH");
+  }
+  DurabilityMark mark;
+  absl::StatusOr<std::string> path = MountRelative(args[1], mnt);
+  if (!path.ok()) return path.status();
+  mark.path = *path;
+  if (verb == "fsync") {
+    mark.verb = DurabilityVerb::kFsync;
+    struct stat st;
+    if (::stat(args[1].c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(args[1], " is not a regular file"));
+    }
+    absl::StatusOr<std::string> sha =
+        internal_oracles::Sha256FileHex(args[1]);
+    if (!sha.ok()) return sha.status();
+    mark.sha256 = *sha;
+  } else if (verb == "rename") {
+    mark.verb = DurabilityVerb::kRename;
+    absl::StatusOr<std::string> to = MountRelative(args[2], mnt);
+    if (!to.ok()) return to.status();
+    mark.new_path = *to;
+  } else if (verb == "unlink") {
+    mark.verb = DurabilityVerb::kUnlink;
+  } else if (verb == "mkdir") {
+    mark.verb = DurabilityVerb::kMkdir;
+  } else {
+    mark.verb = DurabilityVerb::kDirty;
+  }
+  std::string label = internal_oracles::FormatDurabilityMark(mark);
+  // Catches what the grammar refuses (e.g. a rename into itself).
+  absl::StatusOr<std::optional<DurabilityMark>> back =
+      internal_oracles::ParseDurabilityMark(label);
+  if (!back.ok()) return back.status();
+  return label;
+}
+
+}  // namespace
+
+int MarkCommand(const std::vector<std::string>& args) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::printf("%s", kMarkUsage);
+    return kExitOk;
+  }
+  if (!args.empty() && args[0] == "--durable") {
+    absl::StatusOr<std::string> label = DurableLabel(
+        std::vector<std::string>(args.begin() + 1, args.end()));
+    if (!label.ok()) {
+      std::fprintf(stderr, "crashenum mark: %s\n",
+                   std::string(label.status().message()).c_str());
+      return kExitUsage;
+    }
+    return WriteMark(*label);
+  }
+  if (args.size() != 1 || args[0].empty()) {
+    std::fprintf(stderr, "%s", kMarkUsage);
+    return kExitUsage;
+  }
+  if (args[0].find_first_of("\n\r") != std::string::npos) {
+    std::fprintf(stderr, "crashenum mark: a label is one line\n");
+    return kExitUsage;
+  }
+  return WriteMark(args[0]);
 }
 
 }  // namespace internal_cli

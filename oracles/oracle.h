@@ -44,6 +44,10 @@ struct Verdict {
 struct ImageSet {
   std::vector<std::string> device_names;
   std::vector<std::string> paths;
+  // Added to the environment of every external process the oracle starts
+  // for this Check (read-set recording, DESIGN.md 3). Oracles that start no
+  // processes ignore it.
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 struct OracleTraits {
@@ -51,6 +55,10 @@ struct OracleTraits {
   bool mutates_image = false;  // may write to its image
   bool needs_root = false;
   bool deterministic = true;  // verdict depends only on the image bytes
+  // Its verdict comes from processes that read the image files with ordinary
+  // file I/O (not through a kernel mount), so a read-set recorder sees every
+  // byte it judged: needed for --prune=readset.
+  bool reads_through_files = false;
 };
 
 class Oracle {
@@ -62,6 +70,15 @@ class Oracle {
   // Judges the images of `state`. Thread-safe: workers call it concurrently
   // with distinct ImageSets. Never blocks past the configured timeout.
   virtual Verdict Check(const ImageSet& images, const StateId& state) = 0;
+  // For an oracle whose verdict depends on the crash point as well as on the
+  // image (durability: what the workload had acknowledged by then), a key of
+  // that context for a crash just before trace event `crash_event`: two
+  // states share one verdict only when their images and their contexts are
+  // equal. The default, "", says the image alone decides. Thread-safe.
+  virtual std::string VerdictContext(uint32_t crash_event) const {
+    (void)crash_event;
+    return "";
+  }
 };
 
 struct OracleOptions {
@@ -85,11 +102,14 @@ struct OracleOptions {
   const Trace* trace = nullptr;
 };
 
-// Makes an oracle from its command-line spec: "ext4-fsck" or "exec:CMD" (see
-// oracles/internal/ext4_fsck_oracle.h and exec_oracle.h for what each does).
-// Errors: InvalidArgument for an unknown or malformed spec (the message lists
-// the known oracles), an empty CMD or a non-positive timeout; Unavailable when
-// a tool it needs (e.g. e2fsck) is not installed, naming the tool.
+// Makes an oracle from its command-line spec: "ext4-fsck", "xfs", "btrfs",
+// "mount:SCRIPT", "durability", "exec:CMD" or "plugin:PATH[:ARGS]" (see
+// docs/ORACLES.md and the headers in oracles/internal/). Errors:
+// InvalidArgument for an unknown or malformed spec (the message lists the
+// known oracles), an empty CMD, a non-positive timeout, or durability marks
+// that do not parse; Unavailable when a tool it needs (e.g. e2fsck) is not
+// installed, naming the tool; FailedPrecondition when it needs root (the
+// mounting oracles) and does not have it.
 absl::StatusOr<std::unique_ptr<Oracle>> MakeOracle(
     absl::string_view spec, const OracleOptions& options);
 

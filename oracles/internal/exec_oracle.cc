@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/status_macros.h"
+#include "oracles/internal/isolation.h"
 #include "oracles/internal/oracle_text.h"
 #include "oracles/internal/subprocess.h"
 
@@ -75,6 +76,7 @@ class ExecOracle : public Oracle {
     traits_.mutates_image = true;
     traits_.needs_root = false;
     traits_.deterministic = true;  // assumed of the user's command
+    traits_.reads_through_files = true;
   }
 
   const std::string& name() const override { return name_; }
@@ -99,10 +101,10 @@ class ExecOracle : public Oracle {
       command += ShellQuote(*path);
     }
 
-    SubprocessOptions run;
-    run.timeout = options_.timeout;
+    SubprocessOptions run = IsolatedOptions(options_);
     run.set_env = {{"CRASHENUM_STATE", state.ToString()},
                    {"CRASHENUM_IMAGE", images.paths[0]}};
+    run.set_env.insert(run.set_env.end(), images.env.begin(), images.env.end());
     absl::StatusOr<SubprocessResult> result = RunShellCommand(command, run);
     if (!result.ok()) {
       return Verdict::Error(std::string(result.status().message()));

@@ -2,8 +2,11 @@
 // images of a crash state.
 //
 // CMD runs with /bin/sh -c, in this process's working directory and
-// environment, plus CRASHENUM_STATE=<state ID text> and
-// CRASHENUM_IMAGE=<path of device 0's image>. In CMD, every "{image}" becomes
+// environment, plus CRASHENUM_STATE=<state ID text>,
+// CRASHENUM_IMAGE=<path of device 0's image> and the ImageSet's env, isolated
+// as every oracle process is (internal/isolation.h: own process group,
+// timeout, memory and file-size limits, new network namespace, private
+// TMPDIR). In CMD, every "{image}" becomes
 // the shell-quoted path of device 0's image and every "{image:NAME}" that of
 // the device named NAME; other braces are left alone.
 //
@@ -12,7 +15,8 @@
 // (SIGSEGV): ...") is ERROR, as is an {image:NAME} naming no device of the
 // state. Image paths in the output are shown as "{image}" / "{image:NAME}".
 //
-// Traits: reads everything, may modify its images, needs no root. The
+// Traits: reads everything (through files), may modify its images, needs no
+// root. The
 // command is assumed deterministic (its verdict depends only on the image
 // bytes); an oracle that is not makes reruns and shards disagree.
 #ifndef CRASHENUM_ORACLES_INTERNAL_EXEC_ORACLE_H_

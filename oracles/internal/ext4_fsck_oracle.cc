@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "core/status_macros.h"
+#include "oracles/internal/isolation.h"
 #include "oracles/internal/oracle_text.h"
 #include "oracles/internal/subprocess.h"
 
@@ -117,6 +118,7 @@ class Ext4FsckOracle : public Oracle {
     traits_.mutates_image = true;
     traits_.needs_root = false;
     traits_.deterministic = true;
+    traits_.reads_through_files = true;
   }
   ~Ext4FsckOracle() override { unlink(config_path_.c_str()); }
 
@@ -137,7 +139,7 @@ class Ext4FsckOracle : public Oracle {
 
     SubprocessResult replay;
     if (std::optional<Verdict> v =
-            Run("e2fsck journal replay", {"-E", "journal_only", "-y"}, image,
+            Run("e2fsck journal replay", {"-E", "journal_only", "-y"}, images,
                 deadline, replay)) {
       return *v;
     }
@@ -150,7 +152,7 @@ class Ext4FsckOracle : public Oracle {
 
     SubprocessResult check;
     if (std::optional<Verdict> v =
-            Run("e2fsck -fn", {"-f", "-n"}, image, deadline, check)) {
+            Run("e2fsck -fn", {"-f", "-n"}, images, deadline, check)) {
       return *v;
     }
     if (check.exit_code != 0) {
@@ -166,12 +168,12 @@ class Ext4FsckOracle : public Oracle {
     return ScrubPaths(output, {{path, "{image}"}});
   }
 
-  // Runs e2fsck with `flags` on `image` within `deadline`. Returns the ERROR
+  // Runs e2fsck with `flags` on device 0 of `images` within `deadline`. Returns the ERROR
   // verdict when it could not judge (not started, timed out, killed), else
   // nullopt with `result` filled in.
   std::optional<Verdict> Run(absl::string_view what,
                              std::vector<std::string> flags,
-                             const std::string& image,
+                             const ImageSet& images,
                              Clock::time_point deadline,
                              SubprocessResult& result) const {
     absl::Duration budget = deadline == Clock::time_point::max()
@@ -185,8 +187,8 @@ class Ext4FsckOracle : public Oracle {
     std::vector<std::string> argv = {"e2fsck"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.push_back("--");  // an image path may start with '-'
-    argv.push_back(image);
-    SubprocessOptions run;
+    argv.push_back(images.paths[0]);
+    SubprocessOptions run = IsolatedOptions(options_);
     run.timeout = budget;
     run.inherit_environment = false;
     run.set_env = {{"PATH", path_},
@@ -195,6 +197,7 @@ class Ext4FsckOracle : public Oracle {
                    {"TZ", "UTC"},
                    {"E2FSCK_CONFIG", config_path_},
                    {"E2FSCK_TIME", kFixedTime}};
+    run.set_env.insert(run.set_env.end(), images.env.begin(), images.env.end());
     absl::StatusOr<SubprocessResult> ran = RunSubprocess(argv, run);
     if (!ran.ok()) {
       return Verdict::Error(
@@ -202,7 +205,7 @@ class Ext4FsckOracle : public Oracle {
     }
     result = *std::move(ran);
     std::string tail =
-        LastLines(Scrub(result.output, image), kTailLines, kTailBytes);
+        LastLines(Scrub(result.output, images.paths[0]), kTailLines, kTailBytes);
     if (result.timed_out) return Verdict::Error(WithDetail(timed_out, tail));
     if (result.term_signal != 0) {
       return Verdict::Error(WithDetail(

@@ -1,9 +1,14 @@
 #include "oracles/internal/subprocess.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +20,10 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -100,8 +109,17 @@ class Fd {
   int fd_ = -1;
 };
 
-// What the child reports through the CLOEXEC error pipe when setup fails.
-enum ChildStage : int32_t { kStdio = 1, kChdir, kRlimit, kExec };
+// What the child reports through the CLOEXEC error pipe: why its setup
+// failed, or (not fatal) that it got no network namespace.
+enum ChildStage : int32_t {
+  kStdio = 1,
+  kChdir,
+  kRlimit,
+  kExec,
+  kMountNamespace,
+  kJoinMountNamespace,
+  kNoNetworkNamespace,
+};
 struct ChildError {
   int32_t stage;
   int32_t err;
@@ -160,16 +178,54 @@ absl::StatusOr<std::string> ResolveProgram(
       absl::StrCat("command not found: '", name, "' (PATH=", path, ")"));
 }
 
+// Moves the calling (single-threaded) process into a new mount namespace in
+// which every mount is private. Returns 0 or an errno value.
+// Async-signal-safe.
+int EnterPrivateMountNamespace() {
+  if (unshare(CLONE_NEWNS) != 0) return errno;
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
+// Moves the calling (single-threaded) process into a new network namespace,
+// inside a new user namespace when it lacks the privilege for a plain one.
+// Returns 0 or the errno value of the last attempt. Async-signal-safe.
+int EnterNetworkNamespace() {
+  if (unshare(CLONE_NEWNET) == 0) return 0;
+  if (errno != EPERM && errno != EINVAL) return errno;
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) return 0;
+  return errno;
+}
+
+// Everything the child needs, prepared before fork(): after it, the child
+// may not allocate.
+struct ChildPlan {
+  const char* program = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  int stdin_fd = -1;
+  int out_fd = -1;
+  int err_fd = -1;
+  const char* cwd = nullptr;  // null: stay where the parent is
+  const struct rlimit* fsize = nullptr;
+  const struct rlimit* as = nullptr;
+  bool new_mount_namespace = false;
+  int join_mount_namespace = -1;
+  bool new_network_namespace = false;
+};
+
 // Runs in the forked child: only async-signal-safe calls from here on.
-[[noreturn]] void ChildMain(const char* program, char* const* argv,
-                            char* const* envp, int stdin_fd, int out_fd,
-                            int err_fd, const char* cwd,
-                            const struct rlimit* fsize,
-                            const struct rlimit* as) {
-  auto fail = [err_fd](ChildStage stage) {
-    ChildError e{stage, errno};
+[[noreturn]] void ChildMain(const ChildPlan& plan) {
+  const int err_fd = plan.err_fd;
+  auto report = [err_fd](ChildStage stage, int err) {
+    ChildError e{stage, err};
     ssize_t ignored = write(err_fd, &e, sizeof(e));
     (void)ignored;
+  };
+  auto fail = [&report](ChildStage stage) {
+    report(stage, errno);
     _exit(127);
   };
   setpgid(0, 0);
@@ -180,30 +236,57 @@ absl::StatusOr<std::string> ResolveProgram(
   std::memset(&dfl, 0, sizeof(dfl));
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-  if (dup2(stdin_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
+  if (dup2(plan.stdin_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 ||
+      dup2(plan.out_fd, 2) < 0) {
     fail(kStdio);
   }
-  if (cwd != nullptr && chdir(cwd) != 0) fail(kChdir);
-  if (fsize != nullptr && setrlimit(RLIMIT_FSIZE, fsize) != 0) fail(kRlimit);
-  if (as != nullptr && setrlimit(RLIMIT_AS, as) != 0) fail(kRlimit);
+  // The mount namespace first: a user namespace made for the network below
+  // would take away the privilege to enter one.
+  if (plan.new_mount_namespace) {
+    if (int err = EnterPrivateMountNamespace(); err != 0) {
+      errno = err;
+      fail(kMountNamespace);
+    }
+  }
+  if (plan.join_mount_namespace >= 0 &&
+      setns(plan.join_mount_namespace, CLONE_NEWNS) != 0) {
+    fail(kJoinMountNamespace);
+  }
+  if (plan.new_network_namespace) {
+    if (int err = EnterNetworkNamespace(); err != 0) {
+      report(kNoNetworkNamespace, err);
+    }
+  }
+  if (plan.cwd != nullptr && chdir(plan.cwd) != 0) fail(kChdir);
+  if (plan.fsize != nullptr && setrlimit(RLIMIT_FSIZE, plan.fsize) != 0) {
+    fail(kRlimit);
+  }
+  if (plan.as != nullptr && setrlimit(RLIMIT_AS, plan.as) != 0) {
+    fail(kRlimit);
+  }
   // Descriptors other threads opened without O_CLOEXEC must not leak.
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(program, argv, envp);
+  execve(plan.program, plan.argv, plan.envp);
   fail(kExec);
   _exit(127);  // not reached
 }
 
 std::string ChildErrorMessage(const ChildError& e, const std::string& program,
-                              const SubprocessOptions& options) {
+                              const std::string& cwd) {
   const char* why = std::strerror(e.err);
   switch (e.stage) {
     case kChdir:
-      return absl::StrCat("cannot change to working directory '",
-                          options.working_directory, "': ", why);
+      return absl::StrCat("cannot change to working directory '", cwd,
+                          "': ", why);
     case kRlimit:
       return absl::StrCat("cannot set a resource limit: ", why);
     case kExec:
       return absl::StrCat("cannot execute '", program, "': ", why);
+    case kMountNamespace:
+      return absl::StrCat(
+          "cannot make a private mount namespace (needs CAP_SYS_ADMIN): ", why);
+    case kJoinMountNamespace:
+      return absl::StrCat("cannot join the mount namespace: ", why);
     default:
       return absl::StrCat("cannot set up the child's stdio: ", why);
   }
@@ -306,7 +389,120 @@ void Supervise(pid_t pid, int out_fd, const SubprocessOptions& options,
   result.output_bytes = capture.total();
 }
 
+int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
+  if (type == FTW_DP || type == FTW_DNR) {
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+  return 0;  // go on: whatever cannot be removed stays
+}
+
+// Removes `dir` and everything in it on this file system; entries on other
+// file systems mounted below it are not entered (and stay, with the
+// directories above them).
+void RemoveTree(const std::string& dir) {
+  nftw(dir.c_str(), RemoveEntry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+// A fresh directory for one run, removed with its contents when destroyed.
+class PrivateTmp {
+ public:
+  PrivateTmp() = default;
+  PrivateTmp(const PrivateTmp&) = delete;
+  PrivateTmp& operator=(const PrivateTmp&) = delete;
+  ~PrivateTmp() {
+    if (!path_.empty()) RemoveTree(path_);
+  }
+
+  // Makes the directory below `parent`. Errors: Unavailable.
+  absl::Status Create(const std::string& parent) {
+    std::string path = absl::StrCat(parent, "/crashenum-tmp.XXXXXX");
+    if (mkdtemp(path.data()) == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot make a private TMPDIR below '", parent,
+                       "': ", std::strerror(errno)));
+    }
+    path_ = std::move(path);
+    return absl::OkStatus();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
+
+absl::StatusOr<MountNamespace> MountNamespace::Create() {
+  int report_pipe[2];
+  if (pipe2(report_pipe, O_CLOEXEC) != 0) {
+    return ErrnoError("cannot create a pipe", errno);
+  }
+  Fd report_read(report_pipe[0]), report_write(report_pipe[1]);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) return ErrnoError("fork failed", errno);
+  if (pid == 0) {
+    // The helper only lives until its namespace is opened; it dies with the
+    // thread that made it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    int32_t err = EnterPrivateMountNamespace();
+    ssize_t ignored = write(report_write.get(), &err, sizeof(err));
+    (void)ignored;
+    if (err != 0) _exit(1);
+    while (true) pause();
+  }
+  report_write.Reset();
+  int32_t err = -1;
+  ssize_t n;
+  do {
+    n = read(report_read.get(), &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  int fd = -1;
+  int open_err = 0;
+  if (n == static_cast<ssize_t>(sizeof(err)) && err == 0) {
+    fd = open(absl::StrCat("/proc/", pid, "/ns/mnt").c_str(),
+              O_RDONLY | O_CLOEXEC);
+    open_err = errno;
+  }
+  kill(pid, SIGKILL);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof(err))) {
+    return absl::InternalError(
+        "the mount namespace helper ended without a word");
+  }
+  if (err != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot make a private mount namespace (needs CAP_SYS_ADMIN): ",
+        std::strerror(err)));
+  }
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat(
+        "cannot open the new mount namespace: ", std::strerror(open_err)));
+  }
+  return MountNamespace(fd);
+}
+
+MountNamespace::MountNamespace(MountNamespace&& other) noexcept
+    : fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+MountNamespace& MountNamespace::operator=(MountNamespace&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+MountNamespace::~MountNamespace() {
+  if (fd_ >= 0) close(fd_);
+}
 
 std::string SignalName(int signal) {
   const char* abbrev = sigabbrev_np(signal);
@@ -340,11 +536,31 @@ absl::StatusOr<SubprocessResult> RunSubprocess(
           absl::StrCat("NUL byte in argument of '", argv[0], "'"));
     }
   }
+  if (options.new_mount_namespace && options.mount_namespace_fd >= 0) {
+    return absl::InvalidArgumentError(
+        "a child cannot both make a new mount namespace and join one");
+  }
   const Clock::time_point start = Clock::now();
+
+  // Removed after the child was reaped (declared before everything that
+  // may return early after its creation).
+  PrivateTmp tmp;
+  if (!options.private_tmp_parent.empty()) {
+    absl::Status made = tmp.Create(options.private_tmp_parent);
+    if (!made.ok()) return made;
+  }
 
   // Everything the child needs is prepared here: after fork() it may not
   // allocate.
   std::vector<std::string> env = BuildEnvironment(options);
+  if (!tmp.path().empty()) {
+    env.erase(std::remove_if(env.begin(), env.end(),
+                             [](const std::string& entry) {
+                               return EnvKey(entry) == "TMPDIR";
+                             }),
+              env.end());
+    env.push_back(absl::StrCat("TMPDIR=", tmp.path()));
+  }
   absl::StatusOr<std::string> program = ResolveProgram(argv[0], env);
   if (!program.ok()) return program.status();
   std::vector<char*> argv_ptrs;
@@ -359,14 +575,26 @@ absl::StatusOr<SubprocessResult> RunSubprocess(
   env_ptrs.push_back(nullptr);
   struct rlimit fsize, as;
   if (options.max_file_size) {
-    fsize.rlim_cur = fsize.rlim_max = *options.max_file_size;
+    // The soft limit only: the hard one stays this process's.
+    if (getrlimit(RLIMIT_FSIZE, &fsize) != 0) {
+      return ErrnoError("cannot read RLIMIT_FSIZE", errno);
+    }
+    fsize.rlim_cur = std::min<rlim_t>(*options.max_file_size, fsize.rlim_max);
   }
   if (options.max_address_space) {
     as.rlim_cur = as.rlim_max = *options.max_address_space;
   }
-  const char* cwd = options.working_directory.empty()
-                        ? nullptr
-                        : options.working_directory.c_str();
+  // A joined mount namespace starts the child at its root: it changes to
+  // this process's working directory again.
+  std::string cwd = options.working_directory;
+  if (cwd.empty() && options.mount_namespace_fd >= 0) {
+    char buf[PATH_MAX];
+    if (getcwd(buf, sizeof(buf)) == nullptr) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot determine the working directory: ", std::strerror(errno)));
+    }
+    cwd = buf;
+  }
 
   Fd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (devnull.get() < 0) return ErrnoError("cannot open /dev/null", errno);
@@ -380,34 +608,52 @@ absl::StatusOr<SubprocessResult> RunSubprocess(
   }
   Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
 
+  ChildPlan plan;
+  plan.program = program->c_str();
+  plan.argv = argv_ptrs.data();
+  plan.envp = env_ptrs.data();
+  plan.stdin_fd = devnull.get();
+  plan.out_fd = out_write.get();
+  plan.err_fd = err_write.get();
+  plan.cwd = cwd.empty() ? nullptr : cwd.c_str();
+  plan.fsize = options.max_file_size ? &fsize : nullptr;
+  plan.as = options.max_address_space ? &as : nullptr;
+  plan.new_mount_namespace = options.new_mount_namespace;
+  plan.join_mount_namespace = options.mount_namespace_fd;
+  plan.new_network_namespace = options.new_network_namespace;
+
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork failed", errno);
-  if (pid == 0) {
-    ChildMain(program->c_str(), argv_ptrs.data(), env_ptrs.data(),
-              devnull.get(), out_write.get(), err_write.get(), cwd,
-              options.max_file_size ? &fsize : nullptr,
-              options.max_address_space ? &as : nullptr);
-  }
+  if (pid == 0) ChildMain(plan);
   setpgid(pid, pid);  // also in the child: whichever runs first wins
   out_write.Reset();
   err_write.Reset();
   devnull.Reset();
 
-  // The error pipe closes on a successful execve, or carries why it failed.
-  ChildError child_error;
-  ssize_t n;
-  do {
-    n = read(err_read.get(), &child_error, sizeof(child_error));
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof(child_error))) {
+  // The error pipe closes on a successful execve, or carries why it failed;
+  // before either it may say that the child got no network namespace.
+  bool network_isolated = options.new_network_namespace;
+  std::optional<ChildError> failure;
+  while (true) {
+    ChildError report;
+    ssize_t n = read(err_read.get(), &report, sizeof(report));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof(report))) break;
+    if (report.stage == kNoNetworkNamespace) {
+      network_isolated = false;
+    } else {
+      failure = report;
+    }
+  }
+  if (failure) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return absl::UnavailableError(
-        ChildErrorMessage(child_error, *program, options));
+    return absl::UnavailableError(ChildErrorMessage(*failure, *program, cwd));
   }
 
   SubprocessResult result;
+  result.network_isolated = network_isolated;
   Supervise(pid, out_read.get(), options, start, result);
   result.elapsed = absl::FromChrono(Clock::now() - start);
   return result;

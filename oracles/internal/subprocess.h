@@ -6,6 +6,10 @@
 // exits, whatever it left running in its group is killed. The child is always
 // reaped before the call returns: no zombies, no stray processes in its group
 // (a process that leaves the group with setsid() is beyond reach).
+//
+// On request the child is also isolated before it starts: a network namespace
+// of its own (no network), a private mount namespace (new, or one held by a
+// MountNamespace) and a private TMPDIR removed after the run.
 #ifndef CRASHENUM_ORACLES_INTERNAL_SUBPROCESS_H_
 #define CRASHENUM_ORACLES_INTERNAL_SUBPROCESS_H_
 
@@ -38,9 +42,38 @@ struct SubprocessOptions {
   // Directory the child starts in; empty means this process's.
   std::string working_directory;
 
-  // Optional RLIMIT_FSIZE and RLIMIT_AS (bytes) for the child.
+  // Optional limits (bytes) for the child. max_file_size is the soft
+  // RLIMIT_FSIZE (at most this process's hard limit, which the child keeps):
+  // a write past it kills the child with SIGXFSZ, unless the child raised the
+  // limit itself, as xfs_repair does. max_address_space is RLIMIT_AS, soft
+  // and hard.
   std::optional<uint64_t> max_file_size;
   std::optional<uint64_t> max_address_space;
+
+  // A network namespace of its own for the child (only a loopback interface,
+  // down): unshare(CLONE_NEWNET), or without the privilege for that
+  // unshare(CLONE_NEWUSER | CLONE_NEWNET) with no user mapped. When neither
+  // can be made the child runs in this process's network namespace and
+  // SubprocessResult::network_isolated says so; the run never fails for it.
+  bool new_network_namespace = false;
+
+  // A mount namespace of its own for the child: a copy of this process's in
+  // which every mount is private, so that nothing the child mounts is seen
+  // outside it, and all it mounted is detached when the last process in it
+  // ends. Needs CAP_SYS_ADMIN: without it the run fails with Unavailable.
+  bool new_mount_namespace = false;
+
+  // When >= 0: the child joins this mount namespace (setns(2); see
+  // MountNamespace) and starts in `working_directory`, or this process's
+  // working directory, as seen there. Not with new_mount_namespace. Borrowed:
+  // the descriptor must stay open until the call returns.
+  int mount_namespace_fd = -1;
+
+  // When not empty: a fresh directory made below this one for the run is the
+  // child's TMPDIR (it wins over set_env); after the child was reaped it is
+  // removed with everything in it, never descending into another file system
+  // mounted below it (what lies there stays, and so does the directory).
+  std::string private_tmp_parent;
 
   // Output kept: the first `output_head_bytes` and the last
   // `output_tail_bytes`; what lies between is dropped, never buffered.
@@ -62,6 +95,8 @@ struct SubprocessResult {
   std::string output;
   uint64_t output_bytes = 0;  // total bytes written, kept or not
   absl::Duration elapsed;
+  // new_network_namespace was asked for and the child got one.
+  bool network_isolated = false;
 
   // Exited with status 0 within the deadline.
   bool ok() const { return !timed_out && exit_code == 0; }
@@ -71,9 +106,10 @@ struct SubprocessResult {
 // the PATH of the child's environment (else "/usr/bin:/bin").
 // Returns the result for any way the child ends (non-zero exit, signal,
 // timeout). Errors: InvalidArgument for an empty argv or a NUL byte in an
-// argument; Unavailable when argv[0] is not found or cannot be executed, or
-// the working directory or a limit cannot be set up (message names which);
-// Internal when pipes or fork fail.
+// argument, or both new_mount_namespace and mount_namespace_fd; Unavailable
+// when argv[0] is not found or cannot be executed, or the working directory,
+// a limit, the mount namespace or the private TMPDIR cannot be set up
+// (message names which); Internal when pipes or fork fail.
 // Thread-safe: may be called concurrently (as long as no thread changes this
 // process's environment meanwhile); blocks the calling thread only.
 absl::StatusOr<SubprocessResult> RunSubprocess(
@@ -82,6 +118,35 @@ absl::StatusOr<SubprocessResult> RunSubprocess(
 // Runs `command` with "/bin/sh -c". Same contract as RunSubprocess.
 absl::StatusOr<SubprocessResult> RunShellCommand(
     absl::string_view command, const SubprocessOptions& options);
+
+// A mount namespace of its own, held open by a file descriptor: a copy of
+// this process's mount namespace in which every mount is private. Children
+// join it with SubprocessOptions::mount_namespace_fd; what they mount there is
+// never seen outside it. The kernel detaches everything mounted in it once
+// nothing holds it any more: neither this object nor a process inside it (a
+// kill or crash of this process closes the descriptor too).
+// Movable, not copyable; a moved-from object holds nothing.
+class MountNamespace {
+ public:
+  // Makes one (with a short-lived helper process). Errors: Unavailable naming
+  // why when it cannot be made (no CAP_SYS_ADMIN); Internal when pipes, fork
+  // or the helper fail.
+  static absl::StatusOr<MountNamespace> Create();
+
+  MountNamespace(MountNamespace&& other) noexcept;
+  MountNamespace& operator=(MountNamespace&& other) noexcept;
+  MountNamespace(const MountNamespace&) = delete;
+  MountNamespace& operator=(const MountNamespace&) = delete;
+  // Closes the descriptor (see above for when its mounts go).
+  ~MountNamespace();
+
+  // The descriptor (O_CLOEXEC), owned by this object; -1 once moved from.
+  int fd() const { return fd_; }
+
+ private:
+  explicit MountNamespace(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
 
 // "SIGSEGV" for 11, etc.; "SIG<n>" for signals without a name.
 std::string SignalName(int signal);

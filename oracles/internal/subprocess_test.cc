@@ -1,7 +1,10 @@
 #include "oracles/internal/subprocess.h"
 
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +278,30 @@ TEST(SubprocessTest, FileSizeLimit) {
   EXPECT_EQ(r->term_signal, SIGXFSZ) << r->output;
 }
 
+TEST(SubprocessTest, FileSizeLimitIsSoft) {
+  SubprocessOptions options = Quick();
+  options.max_file_size = 512 * 100;
+  struct rlimit own;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &own), 0);
+  const std::string hard = own.rlim_max == RLIM_INFINITY
+                               ? "unlimited"
+                               : absl::StrCat(own.rlim_max / 512);
+  // sh's ulimit counts 512-byte blocks.
+  absl::StatusOr<SubprocessResult> r =
+      RunShellCommand("ulimit -S -f; ulimit -H -f", options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->output, absl::StrCat("100\n", hard, "\n"));
+  if (own.rlim_max != RLIM_INFINITY) return;
+  // The child may raise it again, up to the hard limit.
+  r = RunShellCommand(
+      absl::StrCat("ulimit -S -f unlimited && exec head -c 100000 /dev/zero > ",
+                   TempDir(), "/fsize_raised"),
+      options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->output;
+  EXPECT_EQ(r->term_signal, 0);
+}
+
 TEST(SubprocessTest, AddressSpaceLimit) {
   SubprocessOptions options = Quick();
   options.max_address_space = 1 << 20;  // too small to even start a shell
@@ -307,6 +334,211 @@ TEST(SubprocessTest, ConcurrentRuns) {
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << t;
   ExpectNoChildren();
+}
+
+// The interface names in /proc/net/dev of a process (its network namespace).
+std::vector<std::string> Interfaces(const std::string& proc_net_dev) {
+  std::vector<std::string> names;
+  std::istringstream in(proc_net_dev);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;  // the two header lines
+    names.emplace_back(absl::StripAsciiWhitespace(line.substr(0, colon)));
+  }
+  return names;
+}
+
+bool IsRoot() { return geteuid() == 0; }
+
+// Whether /proc/self/mountinfo of this process mentions `text`.
+bool MountinfoHas(const std::string& text) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string all((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  return all.find(text) != std::string::npos;
+}
+
+TEST(SubprocessTest, NewNetworkNamespaceHasOnlyLoopback) {
+  SubprocessOptions options = Quick();
+  options.new_network_namespace = true;
+  absl::StatusOr<SubprocessResult> r =
+      RunSubprocess({"cat", "/proc/net/dev"}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->output;
+  if (!r->network_isolated) {
+    ASSERT_FALSE(IsRoot()) << "root always gets a network namespace";
+    GTEST_SKIP() << "skipped: neither a network nor a user namespace can be "
+                    "made without root here";
+  }
+  EXPECT_THAT(Interfaces(r->output), ::testing::ElementsAre("lo"));
+
+  // Without the option: this process's interfaces, and not isolated.
+  std::ifstream own("/proc/self/net/dev");
+  std::string text((std::istreambuf_iterator<char>(own)),
+                   std::istreambuf_iterator<char>());
+  r = RunSubprocess({"cat", "/proc/net/dev"}, Quick());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->network_isolated);
+  EXPECT_EQ(Interfaces(r->output), Interfaces(text));
+}
+
+// Without the privilege for a network namespace (as nobody), the child gets
+// one inside a user namespace that maps no user.
+TEST(SubprocessTest, NetworkNamespaceWithoutPrivilege) {
+  if (!IsRoot()) GTEST_SKIP() << "skipped: needs root to become nobody";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // this test's own child: single-threaded
+    close(fds[0]);
+    std::string report = "cannot drop privileges";
+    if (setgroups(0, nullptr) == 0 && setresgid(65534, 65534, 65534) == 0 &&
+        setresuid(65534, 65534, 65534) == 0) {
+      SubprocessOptions options = Quick();
+      options.new_network_namespace = true;
+      absl::StatusOr<SubprocessResult> r =
+          RunShellCommand("id -u; cat /proc/net/dev", options);
+      report = r.ok() ? absl::StrCat(r->network_isolated ? "isolated\n"
+                                                         : "not isolated\n",
+                                     r->output)
+                      : r.status().ToString();
+    }
+    ssize_t ignored = write(fds[1], report.data(), report.size());
+    (void)ignored;
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) report.append(buf, n);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  // Unmapped, the child is the overflow user.
+  ASSERT_THAT(report, StartsWith("isolated\n65534\n"));
+  EXPECT_THAT(Interfaces(report.substr(report.find("\n", 9) + 1)),
+              ::testing::ElementsAre("lo"));
+}
+
+TEST(SubprocessTest, PrivateTmpIsFreshAndRemovedAfterwards) {
+  const std::string parent = absl::StrCat(TempDir(), "/private_tmp");
+  const std::string outside = absl::StrCat(TempDir(), "/outside");
+  ASSERT_EQ(RunShellCommand(absl::StrCat("mkdir -p ", parent, " ", outside,
+                                         " && echo x > ", outside, "/keep"),
+                            Quick())
+                ->exit_code,
+            0);
+  SubprocessOptions options = Quick();
+  options.private_tmp_parent = parent;
+  options.set_env = {{"TMPDIR", "/somewhere/else"}};
+  std::vector<std::string> dirs;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<SubprocessResult> r = RunShellCommand(
+        absl::StrCat("printf %s \"$TMPDIR\" && mkdir \"$TMPDIR/d\" && "
+                     "echo x > \"$TMPDIR/d/f\" && ln -s ",
+                     outside, " \"$TMPDIR/link\""),
+        options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->exit_code, 0) << r->output;
+    EXPECT_THAT(r->output, StartsWith(parent + "/crashenum-tmp."));
+    struct stat st;
+    EXPECT_NE(stat(r->output.c_str(), &st), 0) << r->output << " is left";
+    dirs.push_back(r->output);
+  }
+  EXPECT_NE(dirs[0], dirs[1]);
+  // The symbolic link was removed, not followed.
+  struct stat st;
+  EXPECT_EQ(stat((outside + "/keep").c_str(), &st), 0);
+
+  options.private_tmp_parent = "/nonexistent/parent";
+  absl::StatusOr<SubprocessResult> r = RunShellCommand("true", options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("cannot make a private TMPDIR below "
+                        "'/nonexistent/parent'"));
+}
+
+TEST(SubprocessTest, PrivateTmpRemovalStopsAtMounts) {
+  if (!IsRoot()) GTEST_SKIP() << "skipped: needs root to mount a tmpfs";
+  const std::string parent = absl::StrCat(TempDir(), "/private_tmp_mount");
+  ASSERT_EQ(RunSubprocess({"mkdir", "-p", parent}, Quick())->exit_code, 0);
+  SubprocessOptions options = Quick();
+  options.private_tmp_parent = parent;
+  // Mounted in this process's namespace: the removal must not empty it.
+  absl::StatusOr<SubprocessResult> r = RunShellCommand(
+      "mkdir \"$TMPDIR/m\" && mount -t tmpfs crashenum-test \"$TMPDIR/m\" "
+      "&& echo kept > \"$TMPDIR/m/file\" && printf %s \"$TMPDIR\"",
+      options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->output;
+  const std::string mnt = r->output + "/m";
+  {
+    std::ifstream kept(mnt + "/file");
+    std::string line;
+    EXPECT_TRUE(std::getline(kept, line));
+    EXPECT_EQ(line, "kept");
+  }
+  absl::StatusOr<SubprocessResult> u = RunSubprocess({"umount", mnt}, Quick());
+  EXPECT_EQ(u->exit_code, 0) << u->output;
+  EXPECT_EQ(RunSubprocess({"rm", "-r", r->output}, Quick())->exit_code, 0);
+}
+
+TEST(SubprocessTest, MountsInANewMountNamespaceStayThere) {
+  if (!IsRoot()) GTEST_SKIP() << "skipped: needs root to mount a tmpfs";
+  const std::string dir = absl::StrCat(TempDir(), "/mount_ns");
+  ASSERT_EQ(RunSubprocess({"mkdir", "-p", dir}, Quick())->exit_code, 0);
+  SubprocessOptions options = Quick();
+  options.new_mount_namespace = true;
+  absl::StatusOr<SubprocessResult> r = RunShellCommand(
+      absl::StrCat("mount -t tmpfs crashenum-test-ns ", dir,
+                   " && grep -c crashenum-test-ns /proc/self/mountinfo"),
+      options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->output;
+  EXPECT_EQ(r->output, "1\n");
+  EXPECT_FALSE(MountinfoHas("crashenum-test-ns"));
+
+  options.mount_namespace_fd = 0;
+  EXPECT_EQ(RunShellCommand("true", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SubprocessTest, MountNamespaceIsSharedByItsChildrenOnly) {
+  if (!IsRoot()) GTEST_SKIP() << "skipped: needs root to mount a tmpfs";
+  const std::string dir = absl::StrCat(TempDir(), "/held_ns");
+  ASSERT_EQ(RunSubprocess({"mkdir", "-p", dir}, Quick())->exit_code, 0);
+  absl::StatusOr<MountNamespace> ns = MountNamespace::Create();
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  SubprocessOptions options = Quick();
+  options.mount_namespace_fd = ns->fd();
+  absl::StatusOr<SubprocessResult> r =
+      RunShellCommand(absl::StrCat("mount -t tmpfs crashenum-test-held ", dir,
+                                   " && echo hi > ", dir, "/file"),
+                      options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->output;
+  EXPECT_FALSE(MountinfoHas("crashenum-test-held"));
+  // A second child in the namespace sees the mount and the file on it; it
+  // starts in this process's working directory.
+  r = RunShellCommand(absl::StrCat("pwd; cat ", dir,
+                                   "/file; grep -c "
+                                   "crashenum-test-held /proc/self/mountinfo"),
+                      options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  EXPECT_EQ(r->output, absl::StrCat(cwd, "\nhi\n1\n"));
+  // Here the directory holds no file.
+  std::ifstream file(dir + "/file");
+  EXPECT_FALSE(file.good());
+  ExpectNoChildren();
+
+  MountNamespace moved = *std::move(ns);
+  EXPECT_EQ(ns->fd(), -1);
+  EXPECT_GE(moved.fd(), 0);
 }
 
 TEST(SubprocessTest, FindProgram) {
