@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "enumerator/materializer.h"
+#include "explain/explain.h"
 #include "nlohmann/json.hpp"
 #include "oracles/oracle.h"
 #include "report/html_report.h"
@@ -533,6 +535,24 @@ absl::StatusOr<int> Run(const Flags& flags) {
       in.trace_path = trace_path;
       in.oracle = (*oracle)->name();
       in.repro = repro;
+      // Each failing state's explanation (which writes persisted), from the
+      // state space of its crash point, built once per point.
+      absl::StatusOr<std::unique_ptr<UnitHashes>> hashes =
+          UnitHashes::Build(*trace, options.model.atomic_unit);
+      std::map<uint32_t, std::unique_ptr<StateSpace>> spaces;
+      in.explain = [&](const std::string& text) -> std::string {
+        absl::StatusOr<StateId> id = StateId::Parse(text);
+        if (!hashes.ok() || !id.ok()) return "";
+        std::unique_ptr<StateSpace>& space = spaces[id->event];
+        if (space == nullptr) {
+          absl::StatusOr<std::unique_ptr<StateSpace>> built =
+              StateSpace::Build(**hashes, id->event, options.model);
+          if (!built.ok()) return "";
+          space = *std::move(built);
+        }
+        absl::StatusOr<Explanation> e = Explain(*space, *id);
+        return e.ok() ? FormatExplanation(*e) : e.status().ToString();
+      };
       absl::Status w = WriteHtmlReport(flags.Get("html"), in);
       if (!w.ok()) return w;
     }

@@ -11,8 +11,11 @@ namespace internal_cli {
 
 int CheckCommand(const std::vector<std::string>& args);
 int ConvertCommand(const std::vector<std::string>& args);
+int ExplainCommand(const std::vector<std::string>& args);
+int GraphCommand(const std::vector<std::string>& args);
 int InfoCommand(const std::vector<std::string>& args);
 int MaterializeCommand(const std::vector<std::string>& args);
+int MinimizeCommand(const std::vector<std::string>& args);
 int RecordCommand(const std::vector<std::string>& args);
 int MarkCommand(const std::vector<std::string>& args);
 

@@ -18,9 +18,17 @@ constexpr char kUsage[] =
     "  convert TRACE -o OUT --format=F\n"
     "                            write it in another format (F: crashenum,\n"
     "                            dm-log-writes)\n"
+    "  explain TRACE --state=ID [--oracle=O]\n"
+    "                            what one crash state persisted and dropped,\n"
+    "                            and what differs from a passing state\n"
+    "  graph TRACE [--format=dot|svg] [-o FILE]\n"
+    "                            the flush-epoch DAG as Graphviz DOT or SVG\n"
     "  info TRACE                devices, entries, marks, crash points, counts\n"
     "  materialize TRACE --state=ID -o IMAGE\n"
     "                            write the image of one crash state\n"
+    "  minimize TRACE --state=ID --oracle=O\n"
+    "                            shrink a failing state to the fewest dropped\n"
+    "                            and torn writes that still fail\n"
     "  record --fs=FS -o TRACE -- WORKLOAD\n"
     "                            record a workload on a real file system\n"
     "  mark LABEL                add a mark to the trace being recorded\n"
@@ -50,8 +58,11 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (verb == "check") return CheckCommand(args);
   if (verb == "convert") return ConvertCommand(args);
+  if (verb == "explain") return ExplainCommand(args);
+  if (verb == "graph") return GraphCommand(args);
   if (verb == "info") return InfoCommand(args);
   if (verb == "materialize") return MaterializeCommand(args);
+  if (verb == "minimize") return MinimizeCommand(args);
   if (verb == "record") return RecordCommand(args);
   if (verb == "mark") return MarkCommand(args);
   std::fprintf(stderr, "crashenum: unknown verb '%s'\n\n%s", verb.c_str(),
