@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/status_macros.h"
+#include "check/prune_index.h"
 #include "enumerator/materializer.h"
 
 namespace crashenum {
@@ -21,6 +22,7 @@ struct Job {
   StateId id;
   uint64_t image = 0;  // index of the image
   Hash128 hash;        // the image hash
+  size_t point = 0;    // index of the crash point
 };
 
 // A bounded multi-producer, multi-consumer queue of jobs.
@@ -65,8 +67,15 @@ class JobQueue {
   bool cancelled_ = false;
 };
 
+// Per crash point, for read-set pruning.
+struct PruneState {
+  absl::Mutex mu;
+  std::unique_ptr<PruneIndex> index;
+};
+
 struct Shared {
   absl::Mutex mu;
+  std::vector<std::unique_ptr<PruneState>> prune;  // empty: no pruning
   std::deque<Verdict> verdicts;  // per image
   std::deque<bool> judged;       // per image: verdict known
   absl::Status error;            // first infrastructure error
@@ -96,6 +105,10 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       Materializer::Create(hashes, pristine);
   if (!m.ok()) return fail(m.status());
   const bool copy = oracle.traits().mutates_image;
+  std::vector<uint32_t> unit_bytes;
+  for (uint32_t d = 0; d < trace.devices().size(); ++d) {
+    unit_bytes.push_back(hashes.unit_bytes(d));
+  }
   ImageSet images;
   for (const Device& d : trace.devices()) images.device_names.push_back(d.name);
   images.paths = copy ? scratch : pristine;
@@ -107,9 +120,33 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     absl::Status s = (*m)->Apply(*job.space, *r);
     if (s.ok() && copy) s = (*m)->CopyTo(scratch);
     if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
+    if (!shared.prune.empty()) {
+      absl::StatusOr<std::vector<std::pair<std::string, std::string>>> env =
+          options.read_recorder->Begin(index, images.paths);
+      if (!env.ok()) return fail(AddContext(env.status(), "recording reads"));
+      images.env = *std::move(env);
+    }
     const absl::Time start = absl::Now();
     Verdict v = oracle.Check(images, job.id);
     const absl::Duration took = absl::Now() - start;
+    if (!shared.prune.empty()) {
+      bool everything = false;
+      absl::StatusOr<std::vector<std::pair<uint32_t, uint64_t>>> read =
+          options.read_recorder->End(index, unit_bytes, &everything);
+      if (!read.ok()) {
+        return fail(AddContext(read.status(), "reading the read set of " + id));
+      }
+      PruneState& p = *shared.prune[job.point];
+      absl::MutexLock lock(&p.mu);
+      std::vector<uint32_t> slots;
+      if (everything) {
+        slots.resize(job.space->slots().size());
+        for (uint32_t k = 0; k < slots.size(); ++k) slots[k] = k;
+      } else {
+        slots = p.index->SlotsOf(*read);
+      }
+      p.index->Add(slots, *r, v);
+    }
     if (v.kind == VerdictKind::kFail) {
       shared.failing.fetch_add(1);
       if (options.on_failing_image) {
@@ -198,6 +235,15 @@ absl::StatusOr<CheckReport> RunCheck(
   const int jobs = std::max(1, options.jobs);
   JobQueue queue(static_cast<size_t>(jobs) * 4);
   Shared shared;
+  if (options.read_recorder != nullptr && oracle.traits().deterministic &&
+      oracle.traits().reads_through_files) {
+    report.pruned = true;
+    for (const auto& space : prep.spaces) {
+      auto p = std::make_unique<PruneState>();
+      p->index = std::make_unique<PruneIndex>(*space);
+      shared.prune.push_back(std::move(p));
+    }
+  }
   std::vector<std::thread> workers;
   for (int i = 0; i < jobs; ++i) {
     workers.emplace_back(Worker, i, std::cref(*prep.hashes), std::ref(oracle),
@@ -221,7 +267,14 @@ absl::StatusOr<CheckReport> RunCheck(
     return options.cancel != nullptr && options.cancel->load();
   };
 
-  absl::flat_hash_map<Hash128, uint64_t> images;
+  // Verdicts are shared by states with the same image and, for oracles whose
+  // verdict depends on the crash point, the same context.
+  std::vector<Hash128> contexts;
+  for (const auto& space : prep.spaces) {
+    const std::string c = oracle.VerdictContext(space->event());
+    contexts.push_back(c.empty() ? Hash128() : HashBytes("context:" + c));
+  }
+  absl::flat_hash_map<Hash128, uint64_t> images;  // verdict key -> index
   uint64_t queued = 0;
   bool stopped = false;      // workers failed
   bool interrupted = false;  // cancel requested
@@ -229,6 +282,7 @@ absl::StatusOr<CheckReport> RunCheck(
     const StateSpace& space = *prep.spaces[i];
     PointResult pr;
     pr.event = space.event();
+    const Hash128 context = contexts[i];
     pr.states = EnumerateStates(space, options.enumerate,
                                 [&](const VisitedState& s) {
       if (cancel_requested()) {
@@ -236,14 +290,29 @@ absl::StatusOr<CheckReport> RunCheck(
         return false;
       }
       ++progress.states;
-      auto [it, inserted] = images.try_emplace(s.hash(), images.size());
+      const Hash128 key = s.hash() ^ context;
+      auto [it, inserted] = images.try_emplace(key, images.size());
       if (inserted) {
         ++pr.new_images;
         ++progress.distinct_images;
         const Verdict* known = nullptr;
         if (options.known_verdicts != nullptr) {
-          auto k = options.known_verdicts->find(s.hash());
+          auto k = options.known_verdicts->find(key);
           if (k != options.known_verdicts->end()) known = &k->second;
+        }
+        Verdict inherited;
+        if (known == nullptr && !shared.prune.empty()) {
+          // A judged state that agrees on everything its oracle read?
+          absl::StatusOr<Resolution> r = space.Resolve(s.Id());
+          if (r.ok()) {
+            PruneState& p = *shared.prune[i];
+            absl::MutexLock lock(&p.mu);
+            if (const Verdict* v = p.index->Find(*r)) {
+              inherited = *v;
+              known = &inherited;
+              ++report.pruned_images;
+            }
+          }
         }
         {
           absl::MutexLock lock(&shared.mu);
@@ -251,10 +320,10 @@ absl::StatusOr<CheckReport> RunCheck(
           shared.judged.push_back(known != nullptr);
         }
         if (known != nullptr) {
-          ++report.resumed_images;
+          if (known != &inherited) ++report.resumed_images;
         } else {
           ++queued;
-          if (!queue.Push(Job{&space, s.Id(), it->second, s.hash()})) {
+          if (!queue.Push(Job{&space, s.Id(), it->second, s.hash(), i})) {
             stopped = true;
             return false;
           }
@@ -308,7 +377,7 @@ absl::StatusOr<CheckReport> RunCheck(
     if (left == 0) continue;
     EnumerateStates(*prep.spaces[i], options.enumerate,
                     [&](const VisitedState& s) {
-      const uint64_t k = images.at(s.hash());
+      const uint64_t k = images.at(s.hash() ^ contexts[i]);
       if (!shared.judged[k]) {
         ++report.unjudged_states;
       } else {

@@ -4,7 +4,8 @@
 // Results are deterministic: the same trace and options give the same states,
 // IDs, verdicts and counts for any number of workers. Each distinct image is
 // judged once, by the first state (in enumeration order) that shows it; every
-// other state with that image shares its verdict.
+// other state with that image shares its verdict (for an oracle with a
+// VerdictContext, only states whose crash points share the context).
 #ifndef CRASHENUM_CHECK_CHECKER_H_
 #define CRASHENUM_CHECK_CHECKER_H_
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -25,6 +27,24 @@
 #include "oracles/oracle.h"
 
 namespace crashenum {
+
+// Records which units an oracle run read before writing them (read-set
+// pruning, DESIGN.md 3). One call of Begin, then one of End, per run; calls
+// for distinct workers may run concurrently.
+class ReadRecorder {
+ public:
+  virtual ~ReadRecorder() = default;
+  // Prepares worker `worker`'s next run on `image_paths` (one per device):
+  // returns the environment every process of that run needs.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  Begin(int worker, const std::vector<std::string>& image_paths) = 0;
+  // The units the run read before writing them, as (device, unit) pairs in
+  // units of `unit_bytes[device]` bytes. `*everything` is set when the
+  // recorder could not tell (every unit counts as read).
+  virtual absl::StatusOr<std::vector<std::pair<uint32_t, uint64_t>>> End(
+      int worker, const std::vector<uint32_t>& unit_bytes,
+      bool* everything) = 0;
+};
 
 struct CheckOptions {
   CrashPointOptions points;
@@ -44,6 +64,14 @@ struct CheckOptions {
   // Verdicts of images judged by an earlier run of the same trace, model and
   // oracle (--resume), by image hash. These images are not judged again.
   const absl::flat_hash_map<Hash128, Verdict>* known_verdicts = nullptr;
+  // --prune=readset: when set, and the oracle is deterministic and reads
+  // through files, every run's read set is recorded and a state that agrees
+  // with a judged state of its crash point on that state's read set takes
+  // its verdict without a run. Counts of states and failures are unchanged;
+  // only oracle runs shrink. Which states are pruned may depend on the
+  // number of workers (a run still in progress cannot prune); the verdicts
+  // do not.
+  ReadRecorder* read_recorder = nullptr;
   // Called from a worker thread for each image the oracle judged FAIL, while
   // `image_paths` (one per device) still hold that state's image, unmodified
   // by the oracle; e.g. to keep a copy. Must be thread-safe. A non-OK Status
@@ -88,6 +116,8 @@ struct PointResult {
 
 // The verdict of one distinct image, as a resumable report keeps it.
 struct ImageVerdict {
+  // The image hash, XOR a hash of the oracle's VerdictContext when it has
+  // one: the key under which states share this verdict.
   Hash128 image;
   Verdict verdict;
 };
@@ -108,6 +138,8 @@ struct CheckReport {
   // verdict came from known_verdicts.
   std::vector<ImageVerdict> image_verdicts;
   uint64_t resumed_images = 0;  // verdicts taken from known_verdicts
+  uint64_t pruned_images = 0;   // verdicts taken from read-set pruning
+  bool pruned = false;          // read-set pruning was on
   // The check was cancelled: `states` and the findings cover only the states
   // whose image was judged, and `unjudged_states` were enumerated without.
   bool interrupted = false;
