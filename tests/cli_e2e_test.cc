@@ -131,6 +131,30 @@ TEST(CheckE2eTest, ExecOracleVerdictsAndExitCodes) {
   EXPECT_EQ(error.exit_code, 3) << error.output;
 }
 
+// The example plugin on a real trace: the ext4 super block magic is in
+// every state after mkfs; a magic no image holds fails every state.
+TEST(CheckE2eTest, ExamplePluginOracleOnTheRecordedTrace) {
+  const std::string plugin = "examples/plugin/magic_oracle.so";
+  const std::string json = Tmp() + "/plugin.json";
+  Result r = Crashenum(std::string("check ") + kBarrier +
+                       " --oracle=plugin:" + plugin +
+                       ":1080=53ef --from-mark=mkfs --torn=none"
+                       " --drop-at-most=1 -q --json=" + json);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("oracle plugin:"));
+  nlohmann::json s = JsonLines(json).back()["summary"];
+  EXPECT_EQ(s["distinct_images"], 33);
+  EXPECT_EQ(s["failures"], 0);
+  r = Crashenum(std::string("check ") + kBarrier + " --oracle=plugin:" +
+                plugin +
+                ":1080=0000 --from-mark=mkfs --torn=none --drop-at-most=1 -q"
+                " --json=" + json);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  s = JsonLines(json).back()["summary"];
+  EXPECT_EQ(s["failures"], s["states"]);
+  EXPECT_EQ(s["failing_images"], 33);
+}
+
 TEST(CheckE2eTest, RefusesHugeSpacesWithTheCount) {
   Result r = Crashenum(std::string("check ") + kNoBarrier +
                        " --oracle=exec:true --from-mark=mkfs");

@@ -140,6 +140,25 @@ TEST(DurabilityE2eTest, SkippedFsyncFailsReproduciblyButPassesFsck) {
     EXPECT_THAT(r.output, HasSubstr("): FAIL\n" + lost + "\n")) << r.output;
   }
 
+  // explain shows the claim before the crash point (the data itself never
+  // reached the trace: no write of it was dropped, none was made);
+  // minimize keeps the state failing with no more writes dropped.
+  r = Crashenum("explain " + trace + " --torn=none --state=" + failing.front());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("marks before it: 'fsync data/config "))
+      << r.output;
+  const std::string min_json = Tmp() + "/minimized.json";
+  r = Crashenum("minimize " + trace + " --oracle=durability --torn=none --state=" +
+                failing.front() + " --json=" + min_json);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::vector<nlohmann::json> m = JsonLines(min_json);
+  ASSERT_EQ(m.size(), 1u) << r.output;
+  EXPECT_LE(m[0]["dropped"].get<int>(),
+            m[0]["original"]["dropped"].get<int>());
+  r = Crashenum("check " + trace + " --oracle=durability --torn=none --state=" +
+                m[0]["state"].get<std::string>());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+
   // The file system is consistent in every one of those states: only the
   // durability oracle sees that the workload's claim does not hold.
   r = Crashenum("check " + trace + " --oracle=ext4-fsck --from-mark=mkfs" +
