@@ -22,6 +22,7 @@
 #include "explain/explain.h"
 #include "nlohmann/json.hpp"
 #include "oracles/oracle.h"
+#include "readset/shim_recorder.h"
 #include "report/html_report.h"
 #include "report/junit.h"
 
@@ -305,6 +306,7 @@ std::string JsonReport(const Flags& flags, const std::string& trace_path,
       {"failing_images", report.failing_images},
       {"erroring_images", report.erroring_images},
       {"resumed_images", report.resumed_images},
+      {"pruned_images", report.pruned_images},
       {"interrupted", report.interrupted},
       {"oracle", identity.oracle},
       {"trace", identity.trace},
@@ -459,6 +461,35 @@ absl::StatusOr<int> Run(const Flags& flags) {
       std::fprintf(stderr, "%s\n", ProgressLine(p).c_str());
     };
   }
+  // --prune=readset: verdicts reused for states that agree with a judged
+  // state on everything its oracle read.
+  std::unique_ptr<ShimReadRecorder> recorder;
+  const std::string prune = flags.Get("prune", "none");
+  if (prune == "readset") {
+    const std::string shim = FindReadSetShim();
+    if (shim.empty()) {
+      return absl::UnavailableError(
+          "--prune=readset: libcrashenum_readset.so is not next to the "
+          "crashenum binary nor in its runfiles");
+    }
+    absl::StatusOr<std::unique_ptr<ShimReadRecorder>> r =
+        ShimReadRecorder::Create(shim, dir->path());
+    if (!r.ok()) return r.status();
+    recorder = *std::move(r);
+    const OracleTraits& t = (*oracle)->traits();
+    if (!t.deterministic || !t.reads_through_files) {
+      std::fprintf(stderr,
+                   "note: --prune=readset: %s %s, so every image is judged\n",
+                   (*oracle)->name().c_str(),
+                   !t.deterministic ? "is not deterministic"
+                                    : "does not read its image through files "
+                                      "(it mounts it or runs in-process)");
+    }
+    options.read_recorder = recorder.get();
+  } else if (prune != "none") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prune=", prune, ": expected none or readset"));
+  }
   InterruptScope interrupt_scope;
   options.cancel = &g_interrupted;
   absl::StatusOr<CheckReport> report = RunCheck(
@@ -501,6 +532,12 @@ absl::StatusOr<int> Run(const Flags& flags) {
     std::fprintf(stderr, "%llu image verdicts taken from %s\n",
                  (unsigned long long)report->resumed_images,
                  flags.Get("resume").c_str());
+  }
+  if (report->pruned) {
+    std::fprintf(stderr,
+                 "read-set pruning: %llu images took the verdict of a state "
+                 "that agrees on everything its oracle read\n",
+                 (unsigned long long)report->pruned_images);
   }
   if (kept.load() > 0) {
     std::fprintf(stderr, "kept %llu failing images in %s\n",
@@ -592,6 +629,9 @@ int CheckCommand(const std::vector<std::string>& args) {
                "write a JUnit XML report (default under Bazel: "
                "$XML_OUTPUT_FILE)");
   flags.Define("html", "write a self-contained HTML report");
+  flags.Define("prune",
+               "none (default) | readset: reuse a verdict for every state "
+               "that agrees with a judged state on all it read");
   flags.Define("resume",
                "continue an interrupted check from its --json report: images "
                "it judged are not judged again");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -217,6 +218,49 @@ TEST(ResumeE2eTest, RefusesAReportOfAnotherOracleOrTrace) {
                 " --resume=" + Tmp() + "/missing.json");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("missing.json"));
+}
+
+std::set<std::string> FailingStates(const std::string& json) {
+  std::set<std::string> out;
+  for (const nlohmann::json& l : JsonLines(json)) {
+    if (l.contains("state")) out.insert(l["state"].get<std::string>());
+  }
+  return out;
+}
+
+// --prune=readset with the real e2fsck under the LD_PRELOAD shim: the same
+// states and failing states as without, far fewer oracle runs, and every
+// failure it reports fails again when judged directly.
+TEST(PruneE2eTest, ReadSetPruningIsExactWithRealE2fsck) {
+  if (!HaveE2fsck()) GTEST_SKIP() << "e2fsck (e2fsprogs) is not installed";
+  const std::string args = std::string(kNoBarrier) +
+                           " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                           " --drop-at-most=2 -q";
+  const std::string plain = Tmp() + "/plain.json";
+  const std::string pruned = Tmp() + "/pruned.json";
+  Result a = Crashenum("check " + args + " --json=" + plain);
+  ASSERT_EQ(a.exit_code, 1) << a.output;
+  Result b = Crashenum("check " + args + " --prune=readset --json=" + pruned);
+  ASSERT_EQ(b.exit_code, 1) << b.output;
+  EXPECT_THAT(b.output, HasSubstr("read-set pruning: "));
+  const nlohmann::json want = JsonLines(plain).back()["summary"];
+  const nlohmann::json got = JsonLines(pruned).back()["summary"];
+  EXPECT_EQ(got["states"], want["states"]);
+  EXPECT_EQ(got["failures"], want["failures"]);
+  EXPECT_EQ(got["failing_images"], want["failing_images"]);
+  EXPECT_EQ(got["distinct_images"], want["distinct_images"]);
+  EXPECT_EQ(want["pruned_images"], 0);
+  EXPECT_GT(got["pruned_images"].get<int>(), 0);
+  EXPECT_EQ(got["oracle_runs"].get<int>() + got["pruned_images"].get<int>(),
+            want["oracle_runs"].get<int>());
+  const std::set<std::string> failing = FailingStates(pruned);
+  EXPECT_EQ(failing, FailingStates(plain));
+  ASSERT_FALSE(failing.empty());
+  for (const std::string& state : failing) {
+    Result c = Crashenum(std::string("check ") + kNoBarrier +
+                         " --oracle=ext4-fsck --state=" + state);
+    EXPECT_EQ(c.exit_code, 1) << state << "\n" << c.output;
+  }
 }
 
 }  // namespace
