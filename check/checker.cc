@@ -369,9 +369,16 @@ absl::StatusOr<CheckReport> RunCheck(
     report.image_verdicts.push_back(ImageVerdict{by_index[k], v});
   }
   // Second pass over the states visited: count those whose image was judged
-  // and list every one whose image did not pass.
+  // and list every one whose image did not pass. When every image was judged
+  // and passed, the first pass already counted everything.
+  const bool second_pass = interrupted || report.failing_images > 0 ||
+                           report.erroring_images > 0;
   for (size_t i = 0; i < report.points.size(); ++i) {
     PointResult& pr = report.points[i];
+    if (!second_pass) {
+      report.states += pr.states;
+      continue;
+    }
     uint64_t left = pr.states;
     pr.states = 0;
     if (left == 0) continue;

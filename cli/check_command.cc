@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -10,14 +11,15 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
 #include "check/keep_failing.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/replace_file.h"
 #include "enumerator/materializer.h"
 #include "explain/explain.h"
 #include "nlohmann/json.hpp"
@@ -32,36 +34,6 @@ namespace {
 
 std::string FirstLine(const std::string& s) {
   return std::string(s.substr(0, s.find('\n')));
-}
-
-// A private scratch directory, removed with everything in it on scope exit.
-class ScratchDir {
- public:
-  static absl::StatusOr<ScratchDir> Create(const std::string& parent) {
-    std::string tmpl = parent + "/crashenum.XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot create a work directory in ", parent, ": ",
-          std::strerror(errno), " (set --work-dir)"));
-    }
-    return ScratchDir(tmpl);
-  }
-  ScratchDir(ScratchDir&& o) : path_(std::move(o.path_)) { o.path_.clear(); }
-  ~ScratchDir() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-std::string DefaultTmp() {
-  const char* t = std::getenv("TMPDIR");
-  return t && *t ? t : "/tmp";
 }
 
 // SIGINT / SIGTERM during a check: the first asks the checker to stop and
@@ -158,7 +130,8 @@ absl::Status LoadResume(const std::string& path, const RunIdentity& identity,
                         absl::flat_hash_map<Hash128, Verdict>* verdicts) {
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read --resume file ", path));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read --resume file ", path));
   }
   std::string line;
   int line_no = 0;
@@ -181,10 +154,9 @@ absl::Status LoadResume(const std::string& path, const RunIdentity& identity,
         return bad("malformed image_verdict");
       }
       const std::string kind = v["verdict"].get<std::string>();
-      const std::string msg =
-          v.contains("message") && v["message"].is_string()
-              ? v["message"].get<std::string>()
-              : "";
+      const std::string msg = v.contains("message") && v["message"].is_string()
+                                  ? v["message"].get<std::string>()
+                                  : "";
       if (kind == "PASS") {
         (*verdicts)[h] = Verdict::Pass();
       } else if (kind == "FAIL") {
@@ -197,7 +169,8 @@ absl::Status LoadResume(const std::string& path, const RunIdentity& identity,
     } else if (j.contains("summary")) {
       const nlohmann::json& s = j["summary"];
       have_summary = true;
-      if (!s.is_object() || !s.contains("oracle") || !s.contains("trace_bytes")) {
+      if (!s.is_object() || !s.contains("oracle") ||
+          !s.contains("trace_bytes")) {
         return bad("the summary does not say which oracle and trace it used");
       }
       if (s["oracle"] != identity.oracle) {
@@ -226,47 +199,48 @@ std::string KeptReadme(const Flags& flags, const std::string& trace_path,
   for (const Device& d : trace.devices()) {
     absl::StrAppend(&devices, "- `", d.name, ".img`\n");
   }
-  std::vector<std::string> check = {"crashenum", "check",
-                                    ShellQuote(trace_path),
-                                    "--state=" + state.ToString(),
-                                    ShellQuote("--oracle=" + flags.Get("oracle"))};
-  for (const std::string& f : flags.Given(ModelFlagNames())) {
-    check.push_back(ShellQuote(f));
-  }
   return absl::StrCat(
       "# Failing crash state\n\n", "- trace: `", trace_path, "`\n",
-      "- state: `", state.ToString(), "`\n", "- oracle: `",
-      flags.Get("oracle"), "`\n\n", "## Verdict\n\n", "FAIL\n\n```\n",
-      verdict.message, "\n```\n\n", "## Images\n\n", devices,
+      "- state: `", state.ToString(), "`\n", "- oracle: `", flags.Get("oracle"),
+      "`\n\n", "## Verdict\n\n", "FAIL\n\n```\n", verdict.message, "\n```\n\n",
+      "## Images\n\n", devices,
       "\nEach is the device's whole content in this crash state (a sparse "
       "file; `gunzip` first if it ends in .gz).\n\n",
-      "## Reproduce\n\n", "```\n", MaterializeCommand(flags, trace_path,
-                                                       state.ToString()),
-      "\n", absl::StrJoin(check, " "), "\n```\n\n",
-      "`crashenum explain ", ShellQuote(trace_path), " --state=",
-      state.ToString(), "` tells which writes persisted.\n");
+      "## Reproduce\n\n", "```\n",
+      MaterializeCommand(flags, trace_path, state.ToString()), "\n",
+      CheckStateCommand(flags, trace_path, state.ToString()), "\n```\n\n",
+      "`crashenum explain ", ShellQuote(trace_path),
+      " --state=", state.ToString(), "` tells which writes persisted.\n");
 }
 
 // Writes `content` to `path` through a temporary file and a rename, so a
-// reader never sees half a report.
+// reader never sees half a report. A report that cannot be written is an
+// infrastructure error (exit 3), whatever the errno.
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out << content;
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ",
-                                               path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  absl::Status s =
+      ReplaceFile(path, [&](const std::string& tmp) -> absl::Status {
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0) return absl::ErrnoToStatus(errno, "cannot open " + tmp);
+        size_t done = 0;
+        while (done < content.size()) {
+          const ssize_t n =
+              ::write(fd, content.data() + done, content.size() - done);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) {
+            const int err = n < 0 ? errno : ENOSPC;
+            ::close(fd);
+            return absl::ErrnoToStatus(err, "cannot write " + tmp);
+          }
+          done += static_cast<size_t>(n);
+        }
+        if (::fsync(fd) != 0 || ::close(fd) != 0) {
+          return absl::ErrnoToStatus(errno, "cannot write " + tmp);
+        }
+        return absl::OkStatus();
+      });
+  if (s.ok()) return s;
+  return absl::UnavailableError(s.message());
 }
 
 std::string JsonLine(const nlohmann::json& j) {
@@ -290,10 +264,11 @@ std::string JsonReport(const Flags& flags, const std::string& trace_path,
   }
   if (report.interrupted) {
     for (const ImageVerdict& v : report.image_verdicts) {
-      out += JsonLine({{"image_verdict",
-                        {{"image", v.image.ToHex()},
-                         {"verdict", std::string(VerdictKindName(v.verdict.kind))},
-                         {"message", v.verdict.message}}}});
+      out +=
+          JsonLine({{"image_verdict",
+                     {{"image", v.image.ToHex()},
+                      {"verdict", std::string(VerdictKindName(v.verdict.kind))},
+                      {"message", v.verdict.message}}}});
     }
   }
   nlohmann::json summary = {
@@ -362,15 +337,15 @@ absl::StatusOr<int> Run(const Flags& flags) {
   CheckOptions options;
   absl::Status s = OptionsFromFlags(flags, &options);
   if (!s.ok()) return s;
-  absl::StatusOr<int64_t> jobs = flags.GetInt(
-      "jobs", std::max(1u, std::thread::hardware_concurrency()));
+  absl::StatusOr<int64_t> jobs =
+      flags.GetInt("jobs", std::max(1u, std::thread::hardware_concurrency()));
   if (!jobs.ok()) return jobs.status();
   if (*jobs < 1 || *jobs > 1024) {
     return absl::InvalidArgumentError("-j: expected 1 to 1024 workers");
   }
   options.jobs = static_cast<int>(*jobs);
   absl::StatusOr<ScratchDir> dir =
-      ScratchDir::Create(flags.Get("work-dir", DefaultTmp()));
+      ScratchDir::Create(flags.Get("work-dir", DefaultTmpDir()));
   if (!dir.ok()) return dir.status();
   options.work_dir = dir->path();
 
@@ -412,9 +387,9 @@ absl::StatusOr<int> Run(const Flags& flags) {
     options.on_failing_image = [&](const StateId& id, const Hash128& image,
                                    const Verdict& v,
                                    const std::vector<std::string>& paths) {
-      absl::StatusOr<std::string> dir = KeepFailingImage(
-          keep, id, image, device_names, paths,
-          KeptReadme(flags, trace_path, *trace, id, v));
+      absl::StatusOr<std::string> dir =
+          KeepFailingImage(keep, id, image, device_names, paths,
+                           KeptReadme(flags, trace_path, *trace, id, v));
       if (!dir.ok()) return dir.status();
       kept.fetch_add(1);
       return absl::OkStatus();
@@ -445,8 +420,8 @@ absl::StatusOr<int> Run(const Flags& flags) {
     }
   }
   if (!known.empty()) {
-    std::fprintf(stderr, "resuming: %zu image verdicts from %s\n",
-                 known.size(), flags.Get("resume").c_str());
+    std::fprintf(stderr, "resuming: %zu image verdicts from %s\n", known.size(),
+                 flags.Get("resume").c_str());
   }
   absl::Time last_line = absl::Now();
   if (tty) {
@@ -512,10 +487,10 @@ absl::StatusOr<int> Run(const Flags& flags) {
                  report->findings.size() - shown);
   }
   const double secs = absl::ToDoubleSeconds(report->elapsed);
-  const double oracle_share =
-      secs > 0 ? absl::ToDoubleSeconds(report->oracle_time) /
-                     (secs * std::max(1, options.jobs))
-               : 0;
+  const double oracle_share = secs > 0
+                                  ? absl::ToDoubleSeconds(report->oracle_time) /
+                                        (secs * std::max(1, options.jobs))
+                                  : 0;
   std::fprintf(
       stderr,
       "%zu crash points, %llu states, %llu distinct images, %llu oracle runs: "
@@ -638,8 +613,7 @@ int CheckCommand(const std::vector<std::string>& args) {
   flags.Define("keep-failing",
                "save each failing image with a README in this directory "
                "(default under Bazel: $TEST_UNDECLARED_OUTPUTS_DIR)");
-  flags.Define("keep-compressed", "gzip the images --keep-failing saves",
-               true);
+  flags.Define("keep-compressed", "gzip the images --keep-failing saves", true);
   flags.Define("state", "check only this crash state ID");
   flags.Define("work-dir", "where worker images live (default $TMPDIR)");
   flags.Define("quiet", "no plan and no progress bar", true, {"-q"});

@@ -1,5 +1,12 @@
 #include "cli/common.h"
 
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -65,8 +72,8 @@ void DefineEnumerateFlags(Flags& flags) {
 
 const std::vector<std::string>& ModelFlagNames() {
   static const auto* names = new std::vector<std::string>{
-      "read-past-end", "device-size", "data",
-      "blk-device",    "atomic-unit", "discard", "oracle-reads"};
+      "read-past-end", "device-size", "data",        "blk-device",
+      "atomic-unit",   "discard",     "oracle-reads"};
   return *names;
 }
 
@@ -104,8 +111,8 @@ absl::Status OptionsFromFlags(const Flags& flags, CheckOptions* options) {
   options->model.atomic_unit = static_cast<uint32_t>(unit);
   const std::string reads = flags.Get("oracle-reads", "all");
   if (reads != "all" && reads != "metadata") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--oracle-reads=", reads, ": expected all or metadata"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--oracle-reads=", reads, ": expected all or metadata"));
   }
   options->model.metadata_only = reads == "metadata";
   const std::string torn = flags.Get("torn", "sectors");
@@ -177,10 +184,10 @@ absl::StatusOr<ResolvedState> ResolveStateFromFlags(const Flags& flags,
 }
 
 std::string ShellQuote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789@%_+=:,./-") ==
-                        std::string::npos) {
+  if (!s.empty() &&
+      s.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789@%_+=:,./-") == std::string::npos) {
     return s;
   }
   std::string out = "'";
@@ -198,8 +205,9 @@ void DefineOracleFlags(Flags& flags) {
   flags.Define("oracle",
                "ext4-fsck | xfs | btrfs | mount:SCRIPT | durability | "
                "exec:CMD | plugin:PATH[:ARGS] (see docs/ORACLES.md)");
-  flags.Define("oracle-timeout",
-               "limit of one oracle run; past it the run is ERROR (default 60s)");
+  flags.Define(
+      "oracle-timeout",
+      "limit of one oracle run; past it the run is ERROR (default 60s)");
   flags.Define("oracle-memory",
                "address-space limit of each oracle process (default 8G; 0: "
                "none)");
@@ -217,9 +225,10 @@ absl::StatusOr<OracleOptions> OracleOptionsFromFlags(
   OracleOptions o;
   ASSIGN_OR_RETURN(o.timeout,
                    flags.GetDuration("oracle-timeout", absl::Seconds(60)));
-  ASSIGN_OR_RETURN(int64_t memory,
-                   flags.GetInt("oracle-memory",
-                                static_cast<int64_t>(o.max_memory_bytes), true));
+  ASSIGN_OR_RETURN(
+      int64_t memory,
+      flags.GetInt("oracle-memory", static_cast<int64_t>(o.max_memory_bytes),
+                   true));
   ASSIGN_OR_RETURN(
       int64_t file_size,
       flags.GetInt("oracle-file-size",
@@ -244,11 +253,48 @@ std::string DescribeTraits(const OracleTraits& t) {
       t.deterministic ? ", deterministic" : ", not deterministic");
 }
 
+std::string DefaultTmpDir() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+absl::StatusOr<ScratchDir> ScratchDir::Create(const std::string& parent) {
+  std::string tmpl = parent + "/crashenum.XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create a work directory in ", parent, ": ",
+                     std::strerror(errno), " (set --work-dir)"));
+  }
+  return ScratchDir(tmpl);
+}
+
+ScratchDir::~ScratchDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string CheckStateCommand(const Flags& flags, const std::string& trace,
+                              const std::string& id) {
+  std::vector<std::string> parts = {
+      "crashenum", "check", ShellQuote(trace), "--state=" + id,
+      ShellQuote("--oracle=" + flags.Get("oracle"))};
+  for (const std::string& f :
+       flags.Given({"oracle-timeout", "oracle-memory", "oracle-file-size",
+                    "oracle-network"})) {
+    parts.push_back(ShellQuote(f));
+  }
+  for (const std::string& f : flags.Given(ModelFlagNames())) {
+    parts.push_back(ShellQuote(f));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
 std::string MaterializeCommand(const Flags& flags, const std::string& trace,
                                const std::string& id) {
-  std::vector<std::string> parts = {"crashenum", "materialize",
-                                    ShellQuote(trace), "--state=" + id,
-                                    "-o", "crash.img"};
+  std::vector<std::string> parts = {
+      "crashenum",     "materialize", ShellQuote(trace),
+      "--state=" + id, "-o",          "crash.img"};
   for (const std::string& f : flags.Given(ModelFlagNames())) {
     parts.push_back(ShellQuote(f));
   }

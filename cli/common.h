@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -75,8 +76,32 @@ absl::StatusOr<OracleOptions> OracleOptionsFromFlags(
 // "reads metadata only, may modify its image, needs root, deterministic".
 std::string DescribeTraits(const OracleTraits& traits);
 
+// $TMPDIR, else /tmp: the default parent of work directories.
+std::string DefaultTmpDir();
+
+// A private directory made below a parent, removed with everything in it
+// when the object goes. Move-only.
+class ScratchDir {
+ public:
+  // Errors: Unavailable naming `parent` and the errno text.
+  static absl::StatusOr<ScratchDir> Create(const std::string& parent);
+  ScratchDir(ScratchDir&& o) : path_(std::move(o.path_)) { o.path_.clear(); }
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
 // Quotes `s` for a POSIX shell when needed.
 std::string ShellQuote(const std::string& s);
+
+// The command that judges state `id` again with the same oracle, its limits
+// and the model flags.
+std::string CheckStateCommand(const Flags& flags, const std::string& trace,
+                              const std::string& id);
 
 // The command that rebuilds state `id` as an image file.
 std::string MaterializeCommand(const Flags& flags, const std::string& trace,

@@ -32,11 +32,6 @@ constexpr char kExplainUsage[] =
     "Exit codes: 0 explained, 2 bad usage or input, 3 oracle or\n"
     "infrastructure errors.\n";
 
-std::string TmpDir() {
-  const char* t = std::getenv("TMPDIR");
-  return t && *t ? t : "/tmp";
-}
-
 std::string FirstLine(const std::string& s) {
   return s.substr(0, s.find('\n'));
 }
@@ -62,7 +57,7 @@ absl::StatusOr<Comparison> CompareWithOracle(const Flags& flags,
   if (*runs < 1) {
     return absl::InvalidArgumentError("--max-oracle-runs: at least 1");
   }
-  const std::string work_dir = flags.Get("work-dir", TmpDir());
+  const std::string work_dir = flags.Get("work-dir", DefaultTmpDir());
   absl::StatusOr<OracleOptions> oo =
       OracleOptionsFromFlags(flags, trace, work_dir);
   if (!oo.ok()) return oo.status();

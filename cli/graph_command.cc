@@ -1,10 +1,5 @@
 // crashenum graph: the flush-epoch DAG of a trace as Graphviz DOT or SVG.
-#include <stdlib.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,27 +15,6 @@ namespace crashenum {
 namespace internal_cli {
 namespace {
 
-// A private scratch directory, removed with its files on scope exit.
-class TempDir {
- public:
-  TempDir() {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/crashenum.XXXXXX";
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  // Empty when it could not be created.
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 absl::Status WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -53,7 +27,7 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
 
 // Renders `dot` as SVG with Graphviz into `out_path`.
 absl::Status RenderSvg(const std::string& dot, const std::string& out_path,
-                       const TempDir& tmp) {
+                       const ScratchDir& tmp) {
   absl::StatusOr<std::string> program = internal_oracles::FindProgram("dot");
   if (!program.ok()) {
     return absl::UnavailableError(
@@ -118,11 +92,7 @@ absl::Status Run(const Flags& flags) {
                ? absl::OkStatus()
                : absl::UnavailableError("cannot write to stdout");
   }
-  TempDir tmp;
-  if (tmp.path().empty()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create a scratch directory: ", std::strerror(errno)));
-  }
+  ASSIGN_OR_RETURN(ScratchDir tmp, ScratchDir::Create(DefaultTmpDir()));
   if (!out.empty()) return RenderSvg(dot, out, tmp);
   const std::string svg_path = tmp.path() + "/graph.svg";
   RETURN_IF_ERROR(RenderSvg(dot, svg_path, tmp));

@@ -33,27 +33,6 @@ constexpr char kMinimizeUsage[] =
     "violation), 2 bad usage or input, or the state does not fail (nothing\n"
     "to minimize), 3 oracle or infrastructure errors.\n";
 
-std::string TmpDir() {
-  const char* t = std::getenv("TMPDIR");
-  return t && *t ? t : "/tmp";
-}
-
-std::string CheckRepro(const Flags& flags, const std::string& trace,
-                       const std::string& id) {
-  std::vector<std::string> parts = {
-      "crashenum", "check", ShellQuote(trace), "--state=" + id,
-      ShellQuote("--oracle=" + flags.Get("oracle"))};
-  for (const std::string& f :
-       flags.Given({"oracle-timeout", "oracle-memory", "oracle-file-size",
-                    "oracle-network"})) {
-    parts.push_back(ShellQuote(f));
-  }
-  for (const std::string& f : flags.Given(ModelFlagNames())) {
-    parts.push_back(ShellQuote(f));
-  }
-  return absl::StrJoin(parts, " ");
-}
-
 nlohmann::json LossJson(const std::string& state, const LossCount& c) {
   return {{"state", state}, {"dropped", c.dropped}, {"torn", c.torn}};
 }
@@ -82,7 +61,7 @@ absl::StatusOr<int> Run(const Flags& flags) {
     return absl::InvalidArgumentError(
         "--max-oracle-runs: 0 (no bound) or more");
   }
-  const std::string work_dir = flags.Get("work-dir", TmpDir());
+  const std::string work_dir = flags.Get("work-dir", DefaultTmpDir());
   absl::StatusOr<OracleOptions> oo =
       OracleOptionsFromFlags(flags, *trace, work_dir);
   if (!oo.ok()) return oo.status();
@@ -134,7 +113,7 @@ absl::StatusOr<int> Run(const Flags& flags) {
   std::fputs(FormatExplanation(*e).c_str(), stdout);
   std::printf("\nreproduce:\n  %s\n  %s\n",
               MaterializeCommand(flags, trace_path, id).c_str(),
-              CheckRepro(flags, trace_path, id).c_str());
+              CheckStateCommand(flags, trace_path, id).c_str());
   std::fflush(stdout);
 
   if (flags.Has("json")) {

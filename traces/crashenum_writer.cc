@@ -20,7 +20,7 @@
 #include "traces/crashenum_format.h"
 #include "traces/internal/crashenum_layout.h"
 #include "traces/internal/crc32c.h"
-#include "traces/internal/replace_file.h"
+#include "core/replace_file.h"
 
 namespace crashenum {
 namespace {
@@ -406,7 +406,7 @@ absl::Status WriteCrashenumTrace(const Trace& trace, const std::string& path) {
 absl::Status WriteCrashenumTrace(
     const Trace& trace, const std::string& path,
     const std::vector<std::pair<std::string, std::string>>& info) {
-  return internal_traces::ReplaceFile(
+  return ReplaceFile(
       path, [&](const std::string& tmp_path) -> absl::Status {
         ASSIGN_OR_RETURN(std::unique_ptr<CrashenumTraceWriter> writer,
                          CrashenumTraceWriter::Create(tmp_path));

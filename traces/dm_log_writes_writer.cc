@@ -13,7 +13,7 @@
 #include "core/status_macros.h"
 #include "core/trace.h"
 #include "traces/internal/dm_log_format.h"
-#include "traces/internal/replace_file.h"
+#include "core/replace_file.h"
 
 namespace crashenum {
 namespace {
@@ -208,7 +208,7 @@ absl::Status WriteDmLogWrites(const Trace& trace, const std::string& path) {
     }
   }
 
-  return internal_traces::ReplaceFile(
+  return ReplaceFile(
       path, [&](const std::string& tmp_path) -> absl::Status {
         OutputFile out(tmp_path);
         RETURN_IF_ERROR(out.Create());

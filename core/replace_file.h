@@ -1,6 +1,6 @@
-// Replacing a file atomically, for the trace writers.
-#ifndef CRASHENUM_TRACES_INTERNAL_REPLACE_FILE_H_
-#define CRASHENUM_TRACES_INTERNAL_REPLACE_FILE_H_
+// Replacing a file atomically: trace writers, reports.
+#ifndef CRASHENUM_CORE_REPLACE_FILE_H_
+#define CRASHENUM_CORE_REPLACE_FILE_H_
 
 #include <string>
 
@@ -8,7 +8,6 @@
 #include "absl/status/status.h"
 
 namespace crashenum {
-namespace internal_traces {
 
 // Creates a fresh, empty temporary file "PATH.tmp-XXXXXXXX" in path's
 // directory (mode 0644 less the umask), calls `write` with its name, which
@@ -21,7 +20,6 @@ absl::Status ReplaceFile(
     const std::string& path,
     absl::FunctionRef<absl::Status(const std::string& tmp_path)> write);
 
-}  // namespace internal_traces
 }  // namespace crashenum
 
-#endif  // CRASHENUM_TRACES_INTERNAL_REPLACE_FILE_H_
+#endif  // CRASHENUM_CORE_REPLACE_FILE_H_

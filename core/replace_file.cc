@@ -1,4 +1,4 @@
-#include "traces/internal/replace_file.h"
+#include "core/replace_file.h"
 
 #include <fcntl.h>
 #include <time.h>
@@ -15,7 +15,6 @@
 #include "absl/strings/str_format.h"
 
 namespace crashenum {
-namespace internal_traces {
 namespace {
 
 // The directory part of `path`, "." when it has none.
@@ -81,5 +80,4 @@ absl::Status ReplaceFile(
   return absl::OkStatus();
 }
 
-}  // namespace internal_traces
 }  // namespace crashenum
