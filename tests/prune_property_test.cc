@@ -181,16 +181,21 @@ RC_GTEST_PROP(PruneProperty, ReadSetPruningIsExact, ()) {
   options.model.atomic_unit = *rc::gen::element(0u, 256u);
   options.jobs = *rc::gen::inRange(1, 3);
   options.work_dir = WorkDir();
+  // Small spaces only: each state costs an oracle run.
+  options.max_states = 20000;
 
   AdaptiveOracle plain_oracle(first, even, odd, salt);
   absl::StatusOr<CheckReport> plain = RunCheck(g.trace, plain_oracle, options);
-  RC_ASSERT(plain.ok());
+  if (plain.status().code() == absl::StatusCode::kResourceExhausted) {
+    RC_DISCARD("more states than the test runs");
+  }
+  if (!plain.ok()) RC_FAIL(plain.status().ToString());
 
   AdaptiveOracle pruned_oracle(first, even, odd, salt);
   OracleReportedReads recorder(pruned_oracle);
   options.read_recorder = &recorder;
   absl::StatusOr<CheckReport> pruned = RunCheck(g.trace, pruned_oracle, options);
-  RC_ASSERT(pruned.ok());
+  if (!pruned.ok()) RC_FAIL(pruned.status().ToString());
   RC_ASSERT(pruned->pruned);
 
   RC_ASSERT(pruned->states == plain->states);
