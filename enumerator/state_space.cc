@@ -181,12 +181,17 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     std::vector<RawCandidate>& raw = by_unit[g];  // already in op order
     const uint32_t dev = static_cast<uint32_t>(g >> 44);
     const uint64_t unit = g & ((uint64_t{1} << 44) - 1);
+    // Without ModelOptions::fold, units with an optional version keep every
+    // version.
+    bool has_optional = false;
+    for (const RawCandidate& c : raw) has_optional |= !c.durable;
+    const bool fold_unit = options.fold || !has_optional;
     // Drop versions that happen before a durable version: they never show.
     std::vector<RawCandidate> live;
     for (const RawCandidate& c : raw) {
       bool hidden = false;
       for (const RawCandidate& d : raw) {
-        if (d.durable && hb(c.op, d.op)) {
+        if (fold_unit && d.durable && hb(c.op, d.op)) {
           hidden = true;
           break;
         }
@@ -199,7 +204,7 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     for (size_t i = 0; i + 1 < live.size(); ++i) {
       chain &= hb(live[i].op, live[i + 1].op);
     }
-    if (chain) {
+    if (chain && fold_unit) {
       // An optional version with the same bytes as every version below it
       // (and as the base, when nothing durable is below) never changes the
       // image: fold it.
@@ -229,7 +234,7 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     const bool any_optional = num_durable < live.size();
     const bool constant =
         all_same && (any_durable || rel.front().IsZero());
-    if (constant || (!any_optional && num_durable == 1)) {
+    if (fold_unit && (constant || (!any_optional && num_durable == 1))) {
       FixedUnit f;
       f.device = dev;
       f.unit = unit;

@@ -9,7 +9,8 @@
 //     and, where concurrent writes compete, on an order choice.
 // Optional units that can never change the image (covered by a durable write
 // that happens after them, or in a unit whose versions are all equal) are
-// folded: they are named in state IDs but are not enumerated.
+// folded: they are named in state IDs but are not enumerated
+// (ModelOptions::fold turns this off).
 //
 // Enumeration works on *variables*: with tearing, one per enumerated optional
 // unit; without, one per optional op (all its units together).
@@ -45,6 +46,14 @@ struct ModelOptions {
   // made with this option is resolved with it (where no two such writes
   // compete for a unit, it names the same image without it).
   bool metadata_only = false;
+  // Folding (DESIGN.md 3). When false (tests only; no CLI flag), no unit
+  // with an optional version is folded: versions that happen before a
+  // durable version stay in their slot, optional versions equal to what they
+  // cover are kept, and such a unit becomes a slot even when all its versions
+  // are equal. Every optional unit then gets a variable (one per unit with
+  // tearing), and durable versions may sit anywhere in a slot. The images of
+  // a crash point are the same either way; the state IDs are not.
+  bool fold = true;
 };
 
 // The Zobrist key of every unit of every write (relative to the base
@@ -101,8 +110,10 @@ struct Candidate {
 struct Slot {
   uint32_t device = 0;
   uint64_t unit = 0;
-  // In submission order. In a chain slot each happens before the next, and
-  // only candidates[0] can be durable.
+  // In submission order. In a chain slot each happens before the next. With
+  // folding (ModelOptions::fold, the default) only candidates[0] of a chain
+  // slot can be durable; without it a durable version may be at any index,
+  // and versions below it never show.
   std::vector<Candidate> candidates;
   bool chain = true;
   // Non-chain slots: hb[i * n + j] says candidate i happens before j.
