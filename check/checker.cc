@@ -1,6 +1,7 @@
 #include "check/checker.h"
 
 #include <atomic>
+#include <cmath>
 #include <deque>
 #include <memory>
 #include <thread>
@@ -11,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/status_macros.h"
+#include "check/cover_count.h"
+#include "check/cover_search.h"
 #include "check/prune_index.h"
 #include "enumerator/materializer.h"
 
@@ -18,11 +21,13 @@ namespace crashenum {
 namespace {
 
 struct Job {
-  const StateSpace* space = nullptr;
+  std::shared_ptr<const StateSpace> space;
   StateId id;
   uint64_t image = 0;  // index of the image
   Hash128 hash;        // the image hash
   size_t point = 0;    // index of the crash point
+  bool searched = false;  // the crash point's search waits for its read set
+  bool pruned = false;    // counted in its crash point's PruneState
 };
 
 // A bounded multi-producer, multi-consumer queue of jobs.
@@ -67,10 +72,23 @@ class JobQueue {
   bool cancelled_ = false;
 };
 
-// Per crash point, for read-set pruning.
+// A finished oracle run of a searched crash point.
+struct RunRecord {
+  std::vector<uint32_t> slots;  // read, or every slot for an ERROR verdict
+  Resolution state;
+  uint64_t image = 0;  // index of the image
+};
+
+// Per crash point, for read-set pruning, while the crash point is being
+// checked (released after).
 struct PruneState {
   absl::Mutex mu;
+  std::shared_ptr<const StateSpace> space;
   std::unique_ptr<PruneIndex> index;
+  // Searched crash points: runs finished but not yet taken by the search,
+  // and runs started but not finished.
+  std::vector<RunRecord> finished;
+  int in_flight = 0;  // runs queued or running
 };
 
 struct Shared {
@@ -139,13 +157,16 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       PruneState& p = *shared.prune[job.point];
       absl::MutexLock lock(&p.mu);
       std::vector<uint32_t> slots;
-      if (everything) {
+      if (everything || v.kind == VerdictKind::kError) {
         slots.resize(job.space->slots().size());
         for (uint32_t k = 0; k < slots.size(); ++k) slots[k] = k;
       } else {
         slots = p.index->SlotsOf(*read);
       }
       p.index->Add(slots, *r, v);
+      if (job.searched) {
+        p.finished.push_back(RunRecord{std::move(slots), *std::move(r), job.image});
+      }
     }
     if (v.kind == VerdictKind::kFail) {
       shared.failing.fetch_add(1);
@@ -154,32 +175,51 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
         if (!s.ok()) return fail(AddContext(s, "keeping failing state " + id));
       }
     }
-    absl::MutexLock lock(&shared.mu);
-    shared.verdicts[job.image] = std::move(v);
-    shared.judged[job.image] = true;
-    shared.oracle_time += took;
-    shared.done.fetch_add(1);
+    {
+      absl::MutexLock lock(&shared.mu);
+      shared.verdicts[job.image] = std::move(v);
+      shared.judged[job.image] = true;
+      shared.oracle_time += took;
+      shared.done.fetch_add(1);
+    }
+    if (job.pruned) {
+      // Only now: the point is counted with this verdict once none runs.
+      PruneState& p = *shared.prune[job.point];
+      absl::MutexLock lock(&p.mu);
+      --p.in_flight;
+    }
   }
   for (const std::string& p : pristine) std::remove(p.c_str());
   for (const std::string& p : scratch) std::remove(p.c_str());
 }
 
+// The plan of a check. State spaces are built when needed and dropped
+// after: one of a long trace holds every unit its durable writes cover.
 struct Prepared {
+  const CheckOptions* options = nullptr;
   std::unique_ptr<UnitHashes> hashes;
-  std::vector<std::unique_ptr<StateSpace>> spaces;
+  std::vector<uint32_t> events;  // per crash point
   std::vector<PointPlan> plan;
+
+  absl::StatusOr<std::shared_ptr<const StateSpace>> Space(size_t i) const {
+    ASSIGN_OR_RETURN(std::unique_ptr<StateSpace> s,
+                     StateSpace::Build(*hashes, events[i], options->model));
+    return std::shared_ptr<const StateSpace>(std::move(s));
+  }
 };
 
 absl::StatusOr<Prepared> Prepare(const Trace& trace,
                                  const CheckOptions& options) {
   Prepared p;
+  p.options = &options;
   ASSIGN_OR_RETURN(p.hashes, UnitHashes::Build(trace, options.model.atomic_unit));
   CrashPointOptions cpo = options.points;
   cpo.discard = options.model.discard;
   ASSIGN_OR_RETURN(std::vector<CrashPoint> points, FindCrashPoints(trace, cpo));
   for (const CrashPoint& cp : points) {
-    ASSIGN_OR_RETURN(std::unique_ptr<StateSpace> space,
-                     StateSpace::Build(*p.hashes, cp.event, options.model));
+    p.events.push_back(cp.event);
+    ASSIGN_OR_RETURN(std::shared_ptr<const StateSpace> space,
+                     p.Space(p.events.size() - 1));
     PointPlan plan;
     plan.event = cp.event;
     plan.description = DescribePoint(trace, cp.event);
@@ -189,7 +229,6 @@ absl::StatusOr<Prepared> Prepare(const Trace& trace,
     }
     plan.count = CountStates(*space, options.enumerate);
     p.plan.push_back(std::move(plan));
-    p.spaces.push_back(std::move(space));
   }
   return p;
 }
@@ -209,6 +248,10 @@ absl::StatusOr<CheckReport> RunCheck(
   ASSIGN_OR_RETURN(Prepared prep, Prepare(trace, options));
   CheckReport report;
   report.plan = prep.plan;
+  const bool prune = options.read_recorder != nullptr &&
+                     oracle.traits().deterministic &&
+                     oracle.traits().reads_through_files;
+  const bool search = prune && options.search && !options.enumerate.bounded();
   long double total = 0;
   bool fits = true;
   for (const PointPlan& p : prep.plan) {
@@ -216,7 +259,8 @@ absl::StatusOr<CheckReport> RunCheck(
                           : static_cast<long double>(1e30);
     fits &= p.count.fits;
   }
-  if (!fits || total > static_cast<long double>(options.max_states)) {
+  if (!search &&
+      (!fits || total > static_cast<long double>(options.max_states))) {
     const PointPlan* largest = &prep.plan[0];
     for (const PointPlan& p : prep.plan) {
       if (p.count.log2 > largest->count.log2) largest = &p;
@@ -228,20 +272,18 @@ absl::StatusOr<CheckReport> RunCheck(
         largest->event, ": ", largest->description, "), more than --max-states=",
         options.max_states,
         ": raise --max-states, or bound the search with --drop-at-most=K, "
-        "--tear-at-most=K, --torn=none or --sample=N"));
+        "--tear-at-most=K, --torn=none or --sample=N",
+        prune ? "" : ", or prune with --prune=z3"));
   }
   if (on_plan) on_plan(prep.plan);
 
   const int jobs = std::max(1, options.jobs);
   JobQueue queue(static_cast<size_t>(jobs) * 4);
   Shared shared;
-  if (options.read_recorder != nullptr && oracle.traits().deterministic &&
-      oracle.traits().reads_through_files) {
+  if (prune) {
     report.pruned = true;
-    for (const auto& space : prep.spaces) {
-      auto p = std::make_unique<PruneState>();
-      p->index = std::make_unique<PruneIndex>(*space);
-      shared.prune.push_back(std::move(p));
+    for (size_t i = 0; i < prep.events.size(); ++i) {
+      shared.prune.push_back(std::make_unique<PruneState>());
     }
   }
   std::vector<std::thread> workers;
@@ -251,7 +293,7 @@ absl::StatusOr<CheckReport> RunCheck(
   }
 
   CheckProgress progress;
-  progress.total_states = static_cast<uint64_t>(total);
+  progress.total_states = search ? 0 : static_cast<uint64_t>(total);
   absl::Time last_progress = absl::Now();
   auto emit = [&](bool force) {
     if (!options.on_progress) return;
@@ -266,83 +308,428 @@ absl::StatusOr<CheckReport> RunCheck(
   auto cancel_requested = [&] {
     return options.cancel != nullptr && options.cancel->load();
   };
+  auto failed = [&] {
+    absl::MutexLock lock(&shared.mu);
+    return !shared.error.ok();
+  };
 
   // Verdicts are shared by states with the same image and, for oracles whose
   // verdict depends on the crash point, the same context.
   std::vector<Hash128> contexts;
-  for (const auto& space : prep.spaces) {
-    const std::string c = oracle.VerdictContext(space->event());
+  for (uint32_t event : prep.events) {
+    const std::string c = oracle.VerdictContext(event);
     contexts.push_back(c.empty() ? Hash128() : HashBytes("context:" + c));
   }
   absl::flat_hash_map<Hash128, uint64_t> images;  // verdict key -> index
   uint64_t queued = 0;
   bool stopped = false;      // workers failed
   bool interrupted = false;  // cancel requested
-  for (size_t i = 0; i < prep.spaces.size() && !stopped && !interrupted; ++i) {
-    const StateSpace& space = *prep.spaces[i];
-    PointResult pr;
-    pr.event = space.event();
-    const Hash128 context = contexts[i];
-    pr.states = EnumerateStates(space, options.enumerate,
-                                [&](const VisitedState& s) {
+
+  // Gives a state of crash point `i` its image's verdict, takes one from a
+  // resumed report or a pruning state, or queues an oracle run. Returns
+  // false when the queue was cancelled.
+  enum class Offered { kKnownImage, kNewKnown, kQueued };
+  auto offer = [&](size_t i, const std::shared_ptr<const StateSpace>& shared_space,
+                   const VisitedState& s, bool searched, Offered* how,
+                   uint64_t* image) {
+    const StateSpace& space = *shared_space;
+    const Hash128 key = s.hash() ^ contexts[i];
+    auto [it, inserted] = images.try_emplace(key, images.size());
+    *image = it->second;
+    if (!inserted) {
+      *how = Offered::kKnownImage;
+      return true;
+    }
+    ++report.points.back().new_images;
+    ++progress.distinct_images;
+    const Verdict* known = nullptr;
+    if (options.known_verdicts != nullptr) {
+      auto k = options.known_verdicts->find(key);
+      if (k != options.known_verdicts->end()) known = &k->second;
+    }
+    Verdict inherited;
+    if (known == nullptr && prune) {
+      // A judged state that agrees on everything its oracle read?
+      absl::StatusOr<Resolution> r = space.Resolve(s.Id());
+      if (r.ok()) {
+        PruneState& p = *shared.prune[i];
+        absl::MutexLock lock(&p.mu);
+        if (const Verdict* v = p.index->Find(*r)) {
+          inherited = *v;
+          known = &inherited;
+          ++report.pruned_images;
+        }
+      }
+    }
+    {
+      absl::MutexLock lock(&shared.mu);
+      shared.verdicts.push_back(known ? *known : Verdict());
+      shared.judged.push_back(known != nullptr);
+    }
+    if (known != nullptr) {
+      if (known != &inherited) ++report.resumed_images;
+      *how = Offered::kNewKnown;
+      return true;
+    }
+    ++queued;
+    ++report.points.back().oracle_runs;
+    *how = Offered::kQueued;
+    if (prune) {
+      PruneState& p = *shared.prune[i];
+      absl::MutexLock lock(&p.mu);
+      ++p.in_flight;
+    }
+    return queue.Push(
+        Job{shared_space, s.Id(), it->second, s.hash(), i, searched, prune});
+  };
+
+  // Per searched crash point: the states visited, and the covers counting
+  // uses (each with the image whose verdict it carries).
+  struct SearchedPoint {
+    std::vector<std::pair<StateId, uint64_t>> visited;
+    std::vector<Cover> covers;
+    std::vector<uint64_t> cover_image;
+  };
+  std::vector<SearchedPoint> search_data(prep.events.size());
+
+  // Searches crash point `i` (DESIGN.md 3): each model of the solver is an
+  // assignment no judged state covers; all of its states are offered, and
+  // it is blocked; each finished run blocks what it covers.
+  auto search_point = [&](size_t i, const std::shared_ptr<const StateSpace>&
+                                         shared_space) -> absl::Status {
+    const StateSpace& space = *shared_space;
+    PointResult& pr = report.points.back();
+    pr.searched = true;
+    SearchedPoint& sp = search_data[i];
+    PruneState& p = *shared.prune[i];
+    ASSIGN_OR_RETURN(std::unique_ptr<CoverSearch> cs, CoverSearch::Create(space));
+    Cursor cursor(space);
+    const std::vector<uint32_t> all_slots = [&] {
+      std::vector<uint32_t> v(space.slots().size());
+      for (uint32_t k = 0; k < v.size(); ++k) v[k] = k;
+      return v;
+    }();
+    // Takes finished runs into the search; waits (briefly) for one when
+    // `wait` says so.
+    auto absorb = [&](bool wait_for_capacity, bool wait_for_all) {
+      std::vector<RunRecord> done;
+      {
+        absl::MutexLock lock(&p.mu);
+        auto ready = [&] {
+          return !p.finished.empty() || p.in_flight == 0 ||
+                 (!wait_for_all && !wait_for_capacity);
+        };
+        if (!ready()) {
+          p.mu.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(50));
+        }
+        done.swap(p.finished);
+      }
+      for (RunRecord& run : done) {
+        cs->BlockCover(run.slots, run.state);
+        sp.covers.push_back(CoverOf(space, run.slots, run.state));
+        sp.cover_image.push_back(run.image);
+      }
+    };
+    auto in_flight = [&] {
+      absl::MutexLock lock(&p.mu);
+      return p.in_flight;
+    };
+    while (true) {
       if (cancel_requested()) {
         interrupted = true;
-        return false;
+        break;
       }
-      ++progress.states;
-      const Hash128 key = s.hash() ^ context;
-      auto [it, inserted] = images.try_emplace(key, images.size());
-      if (inserted) {
-        ++pr.new_images;
-        ++progress.distinct_images;
-        const Verdict* known = nullptr;
-        if (options.known_verdicts != nullptr) {
-          auto k = options.known_verdicts->find(key);
-          if (k != options.known_verdicts->end()) known = &k->second;
+      if (failed()) {
+        stopped = true;
+        break;
+      }
+      absorb(in_flight() >= jobs, false);
+      if (in_flight() >= jobs) continue;
+      ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> model, cs->Next());
+      if (!model.has_value()) {
+        // Every state is covered; wait for the runs still going.
+        while (in_flight() > 0 && !cancel_requested() && !failed()) {
+          absorb(false, true);
         }
-        Verdict inherited;
-        if (known == nullptr && !shared.prune.empty()) {
-          // A judged state that agrees on everything its oracle read?
+        absorb(false, false);
+        break;
+      }
+      for (uint32_t v = 0; v < model->size(); ++v) cursor.Set(v, (*model)[v]);
+      if (!cursor.valid()) {
+        return absl::InternalError(absl::StrCat(
+            "the solver's state at e", space.event(),
+            " breaks a preflush constraint"));
+      }
+      bool ok = true;
+      VisitOrders(cursor, [&](const VisitedState& s) {
+        ++progress.states;
+        ++pr.visited;
+        Offered how;
+        uint64_t image;
+        if (!offer(i, shared_space, s, true, &how, &image)) {
+          ok = false;
+          return false;
+        }
+        sp.visited.push_back({s.Id(), image});
+        if (how != Offered::kQueued) {
+          // Its verdict is its image's: a cover of exactly this state.
           absl::StatusOr<Resolution> r = space.Resolve(s.Id());
           if (r.ok()) {
-            PruneState& p = *shared.prune[i];
-            absl::MutexLock lock(&p.mu);
-            if (const Verdict* v = p.index->Find(*r)) {
-              inherited = *v;
-              known = &inherited;
-              ++report.pruned_images;
-            }
+            sp.covers.push_back(CoverOf(space, all_slots, *r));
+            sp.cover_image.push_back(image);
           }
         }
-        {
-          absl::MutexLock lock(&shared.mu);
-          shared.verdicts.push_back(known ? *known : Verdict());
-          shared.judged.push_back(known != nullptr);
-        }
-        if (known != nullptr) {
-          if (known != &inherited) ++report.resumed_images;
-        } else {
-          ++queued;
-          if (!queue.Push(Job{&space, s.Id(), it->second, s.hash(), i})) {
-            stopped = true;
-            return false;
-          }
+        emit(false);
+        return true;
+      });
+      if (!ok) {
+        stopped = true;
+        break;
+      }
+      cs->BlockAssignment(*model);
+      if (pr.visited > options.max_states) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "the search of crash point e", space.event(), " (",
+            prep.plan[i].count.ToString(), " states) visited ", pr.visited,
+            " states without covering them all, more than --max-states=",
+            options.max_states, ": raise --max-states"));
+      }
+    }
+    pr.solver_time = cs->solver_time();
+    report.solver_time += cs->solver_time();
+    return absl::OkStatus();
+  };
+
+  // Counting: every state counts with the verdict of its image or, pruned,
+  // of the judged state that covers it; every state that did not pass is
+  // listed (for a searched crash point too big to walk, only the judged
+  // ones, and the counts come from counting covers).
+  auto verdict_of = [&](uint64_t k) -> const Verdict* {
+    return shared.judged[k] ? &shared.verdicts[k] : nullptr;
+  };
+  auto add_finding = [&](PointResult& pr, const StateId& id, const Verdict& v,
+                         const Hash128& image) {
+    if (v.kind == VerdictKind::kPass) return;
+    report.findings.push_back(
+        StateFinding{id.ToString(), v.kind, v.message, image});
+  };
+  // Counts the states of crash point `i` (whose space is `space`) and lists
+  // those that did not pass. A crash point that was not searched is walked
+  // only when `any_finding` (else the first pass counted it).
+  auto count_point = [&](size_t i, const StateSpace& space,
+                         bool any_finding) -> absl::Status {
+    PointResult& pr = report.points[i];
+    const PointPlan& plan = prep.plan[i];
+    // Tallies a state (walked or visited) with verdict `v`.
+    auto tally = [&](const StateId& id, const Verdict* v, const Hash128& h) {
+      if (v == nullptr) {
+        ++report.unjudged_states;
+        return;
+      }
+      ++pr.states;
+      pr.failing_states += v->kind == VerdictKind::kFail;
+      pr.erroring_states += v->kind == VerdictKind::kError;
+      add_finding(pr, id, *v, h);
+    };
+    if (!pr.searched) {
+      if (any_finding) {
+        uint64_t left = pr.states;
+        pr.states = 0;
+        if (left > 0) {
+          EnumerateStates(space, options.enumerate, [&](const VisitedState& s) {
+            tally(s.Id(), verdict_of(images.at(s.hash() ^ contexts[i])),
+                  s.hash());
+            return --left > 0;
+          });
         }
       }
-      emit(false);
-      return true;
-    });
-    // A cancelled enumeration counted the state it stopped at; undo that.
-    if (interrupted && pr.states > 0) --pr.states;
-    report.points.push_back(pr);
+    } else if (interrupted) {
+      for (const auto& [id, k] : search_data[i].visited) {
+        absl::StatusOr<Resolution> r = space.Resolve(id);
+        tally(id, verdict_of(k), r.ok() ? r->hash : Hash128());
+      }
+    } else {
+      const SearchedPoint& sp = search_data[i];
+      // Only a crash point with a state that did not pass needs walking.
+      bool any_finding = false;
+      for (uint64_t k : sp.cover_image) {
+        const Verdict* v = verdict_of(k);
+        any_finding |= v != nullptr && v->kind != VerdictKind::kPass;
+      }
+      const bool exact_plan =
+          plan.count.fits && !plan.count.at_most && !plan.count.at_least;
+      const uint64_t walk_limit =
+          options.walk_limit < 0 ? options.max_states
+                                 : static_cast<uint64_t>(options.walk_limit);
+      const bool walkable = plan.count.fits && !plan.count.at_most &&
+                            plan.count.exact <= walk_limit;
+      if (!any_finding && exact_plan) {
+        pr.states = plan.count.exact;
+      } else if (walkable) {
+        // Every state, with its image's verdict or that of its cover.
+        const PruneIndex& index = *shared.prune[i]->index;
+        // Per slot, per candidate: its variable, or -1 when durable.
+        std::vector<std::vector<int32_t>> cand_var(space.slots().size());
+        for (uint32_t k = 0; k < space.slots().size(); ++k) {
+          cand_var[k].assign(space.slots()[k].candidates.size(), -1);
+        }
+        for (uint32_t var = 0; var < space.vars().size(); ++var) {
+          for (const auto& [slot, c] : space.vars()[var].units) {
+            cand_var[slot][c] = static_cast<int32_t>(var);
+          }
+        }
+        absl::Status error;
+        EnumerateStates(space, options.enumerate, [&](const VisitedState& s) {
+          auto it = images.find(s.hash() ^ contexts[i]);
+          const Verdict* v = nullptr;
+          if (it != images.end()) {
+            v = verdict_of(it->second);
+          } else if (!space.has_non_chain()) {
+            // The top persisted version of each (chain) slot.
+            const std::vector<uint8_t>& values = s.cursor().values();
+            v = index.Find([&](uint32_t slot) {
+              const std::vector<int32_t>& vars = cand_var[slot];
+              for (int32_t c = static_cast<int32_t>(vars.size()) - 1; c >= 0;
+                   --c) {
+                if (vars[c] < 0 || values[vars[c]]) return c;
+              }
+              return int32_t{-1};
+            });
+          } else {
+            absl::StatusOr<Resolution> r = space.Resolve(s.Id());
+            if (r.ok()) v = index.Find(*r);
+          }
+          if (v == nullptr) {
+            error = absl::InternalError(absl::StrCat(
+                "state ", s.Id().ToString(),
+                " was neither judged nor covered by the search"));
+            return false;
+          }
+          tally(s.Id(), v, s.hash());
+          return true;
+        });
+        if (!error.ok()) return error;
+      } else {
+        pr.all_listed = false;
+        std::vector<size_t> fail, fail_or_error;
+        for (size_t c = 0; c < sp.covers.size(); ++c) {
+          const Verdict* v = verdict_of(sp.cover_image[c]);
+          if (v == nullptr) continue;
+          if (v->kind != VerdictKind::kPass) fail_or_error.push_back(c);
+          if (v->kind == VerdictKind::kFail) fail.push_back(c);
+        }
+        ASSIGN_OR_RETURN(CoverCounts counts,
+                         CountCovered(space, sp.covers, {fail, fail_or_error}));
+        pr.count = counts.total;
+        pr.failing_count = counts.unions[0];
+        pr.states = counts.total.exact;
+        pr.failing_states = counts.unions[0].exact;
+        pr.erroring_states =
+            counts.unions[1].fits && counts.unions[0].fits
+                ? counts.unions[1].exact - counts.unions[0].exact
+                : UINT64_MAX;
+        for (const auto& [id, k] : sp.visited) {
+          const Verdict* v = verdict_of(k);
+          if (v == nullptr) continue;
+          absl::StatusOr<Resolution> r = space.Resolve(id);
+          add_finding(pr, id, *v, r.ok() ? r->hash : Hash128());
+        }
+      }
+    }
+    if (pr.all_listed) {
+      pr.count = StateCount{};
+      pr.count.exact = pr.states;
+      pr.count.log2 = pr.states > 0 ? std::log2(static_cast<double>(pr.states)) : 0;
+      pr.failing_count = StateCount{};
+      pr.failing_count.exact = pr.failing_states;
+      pr.failing_count.log2 =
+          pr.failing_states > 0 ? std::log2(static_cast<double>(pr.failing_states)) : 0;
+    }
+    return absl::OkStatus();
+  };
+
+  // The crash point searched when the check was interrupted: counted once
+  // the workers stopped.
+  std::shared_ptr<const StateSpace> interrupted_space;
+  for (size_t i = 0; i < prep.events.size() && !stopped && !interrupted; ++i) {
+    absl::StatusOr<std::shared_ptr<const StateSpace>> built = prep.Space(i);
+    if (!built.ok()) {
+      queue.Cancel();
+      queue.Close();
+      for (std::thread& t : workers) t.join();
+      return built.status();
+    }
+    std::shared_ptr<const StateSpace> space = *std::move(built);
+    report.points.emplace_back();
+    PointResult& pr = report.points.back();
+    pr.event = space->event();
+    if (prune) {
+      PruneState& p = *shared.prune[i];
+      absl::MutexLock lock(&p.mu);
+      p.space = space;
+      p.index = std::make_unique<PruneIndex>(*space);
+    }
+    absl::Status s;
+    if (search) {
+      s = search_point(i, space);
+      if (s.ok() && !stopped && !interrupted) {
+        absl::MutexLock lock(&shared.mu);  // the workers are idle
+        s = count_point(i, *space, /*any_finding=*/false);
+      }
+      if (s.ok() && interrupted) interrupted_space = space;
+    } else {
+      pr.states = EnumerateStates(*space, options.enumerate,
+                                  [&](const VisitedState& state) {
+        if (cancel_requested()) {
+          interrupted = true;
+          return false;
+        }
+        ++progress.states;
+        Offered how;
+        uint64_t image;
+        if (!offer(i, space, state, false, &how, &image)) {
+          stopped = true;
+          return false;
+        }
+        emit(false);
+        return true;
+      });
+      // A cancelled enumeration counted the state it stopped at; undo that.
+      if (interrupted && pr.states > 0) --pr.states;
+      // With pruning, this crash point's index lives until its runs end.
+      if (prune) {
+        PruneState& p = *shared.prune[i];
+        absl::MutexLock lock(&p.mu);
+        auto idle = [&] { return p.in_flight == 0; };
+        while (!p.mu.AwaitWithTimeout(absl::Condition(&idle),
+                                      absl::Milliseconds(50))) {
+          p.mu.Unlock();
+          const bool give_up = cancel_requested() || failed();
+          emit(false);
+          p.mu.Lock();
+          if (give_up) break;
+        }
+      }
+    }
+    if (!s.ok()) {
+      queue.Cancel();
+      queue.Close();
+      for (std::thread& t : workers) t.join();
+      return AddContext(s, absl::StrCat("checking crash point e", pr.event));
+    }
+    if (prune && !interrupted) {
+      PruneState& p = *shared.prune[i];
+      absl::MutexLock lock(&p.mu);
+      if (p.in_flight == 0) {
+        p.index.reset();
+        p.space.reset();
+      }
+    }
   }
   if (interrupted) queue.Cancel();
   queue.Close();
   while (!stopped && !interrupted && shared.done.load() < queued) {
-    {
-      absl::MutexLock lock(&shared.mu);
-      if (!shared.error.ok()) break;
-    }
+    if (failed()) break;
     if (cancel_requested()) {
       interrupted = true;
       queue.Cancel();
@@ -368,40 +755,35 @@ absl::StatusOr<CheckReport> RunCheck(
     report.erroring_images += v.kind == VerdictKind::kError;
     report.image_verdicts.push_back(ImageVerdict{by_index[k], v});
   }
-  // Second pass over the states visited: count those whose image was judged
-  // and list every one whose image did not pass. When every image was judged
-  // and passed, the first pass already counted everything.
-  const bool second_pass = interrupted || report.failing_images > 0 ||
+
+  long double states_sum = 0, failures_sum = 0;
+  const bool any_finding = interrupted || report.failing_images > 0 ||
                            report.erroring_images > 0;
   for (size_t i = 0; i < report.points.size(); ++i) {
     PointResult& pr = report.points[i];
-    if (!second_pass) {
-      report.states += pr.states;
-      continue;
+    if (!pr.searched && any_finding) {
+      ASSIGN_OR_RETURN(std::shared_ptr<const StateSpace> space, prep.Space(i));
+      RETURN_IF_ERROR(count_point(i, *space, true));
+    } else if (pr.searched && interrupted && interrupted_space != nullptr &&
+               interrupted_space->event() == pr.event) {
+      RETURN_IF_ERROR(count_point(i, *interrupted_space, true));
     }
-    uint64_t left = pr.states;
-    pr.states = 0;
-    if (left == 0) continue;
-    EnumerateStates(*prep.spaces[i], options.enumerate,
-                    [&](const VisitedState& s) {
-      const uint64_t k = images.at(s.hash() ^ contexts[i]);
-      if (!shared.judged[k]) {
-        ++report.unjudged_states;
-      } else {
-        ++pr.states;
-        const Verdict& v = shared.verdicts[k];
-        if (v.kind != VerdictKind::kPass) {
-          (v.kind == VerdictKind::kFail ? report.failures : report.errors)++;
-          pr.failing_states += v.kind == VerdictKind::kFail;
-          pr.erroring_states += v.kind == VerdictKind::kError;
-          report.findings.push_back(
-              StateFinding{s.Id().ToString(), v.kind, v.message, s.hash()});
-        }
-      }
-      return --left > 0;
-    });
-    report.states += pr.states;
+    auto sat_add = [](uint64_t a, uint64_t b) {
+      return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    };
+    report.states = sat_add(report.states, pr.states);
+    report.failures = sat_add(report.failures, pr.failing_states);
+    report.errors = sat_add(report.errors, pr.erroring_states);
+    states_sum += std::exp2(static_cast<long double>(pr.count.log2)) *
+                  (pr.count.exact > 0 || !pr.count.fits ? 1 : 0);
+    failures_sum += std::exp2(static_cast<long double>(pr.failing_count.log2)) *
+                    (pr.failing_count.exact > 0 || !pr.failing_count.fits ? 1 : 0);
   }
+
+  report.states_log2 =
+      states_sum > 0 ? static_cast<double>(std::log2(states_sum)) : 0;
+  report.failures_log2 =
+      failures_sum > 0 ? static_cast<double>(std::log2(failures_sum)) : 0;
   report.elapsed = absl::Now() - start;
   return report;
 }

@@ -72,6 +72,20 @@ struct CheckOptions {
   // number of workers (a run still in progress cannot prune); the verdicts
   // do not.
   ReadRecorder* read_recorder = nullptr;
+  // --prune=z3: with read-set pruning on and an exhaustive (unbounded)
+  // enumeration, each crash point is searched with a solver instead of
+  // enumerated (CoverSearch): the next state checked is one no judged state
+  // covers, and the search ends when every state is covered, however many
+  // there are. States and failures are still counted for every state: by a
+  // pass over the states when the crash point has at most max_states of
+  // them (listing every failing state, as without pruning), else by
+  // counting the covers (CountCovered; only the judged failing states are
+  // listed). A search that visits more than max_states states at one crash
+  // point stops with ResourceExhausted.
+  bool search = false;
+  // A searched crash point with at most this many states is walked to list
+  // every failing state; a larger one is counted. -1: max_states.
+  int64_t walk_limit = -1;
   // Called from a worker thread for each image the oracle judged FAIL, while
   // `image_paths` (one per device) still hold that state's image, unmodified
   // by the oracle; e.g. to keep a copy. Must be thread-safe. A non-OK Status
@@ -108,10 +122,20 @@ struct StateFinding {
 
 struct PointResult {
   uint32_t event = 0;
-  uint64_t states = 0;
+  uint64_t states = 0;  // saturates at UINT64_MAX; see `count`
   uint64_t new_images = 0;  // images first seen at this crash point
-  uint64_t failing_states = 0;
-  uint64_t erroring_states = 0;
+  uint64_t failing_states = 0;   // saturates; see `failing_count`
+  uint64_t erroring_states = 0;  // saturates
+  // The crash point was searched (CheckOptions::search).
+  bool searched = false;
+  // Searched: every failing state is listed in the findings (else only the
+  // judged ones are, and the counts come from counting covers).
+  bool all_listed = true;
+  StateCount count;          // states, exact or as log2 when huge
+  StateCount failing_count;  // failing states, likewise
+  uint64_t visited = 0;      // states the search visited
+  uint64_t oracle_runs = 0;  // runs started for this crash point
+  absl::Duration solver_time;
 };
 
 // The verdict of one distinct image, as a resumable report keeps it.
@@ -125,14 +149,18 @@ struct ImageVerdict {
 struct CheckReport {
   std::vector<PointPlan> plan;
   std::vector<PointResult> points;
-  uint64_t states = 0;
-  uint64_t distinct_images = 0;
+  uint64_t states = 0;  // saturates at UINT64_MAX; see states_log2
+  double states_log2 = 0;
+  uint64_t distinct_images = 0;  // among the states visited
   uint64_t oracle_runs = 0;
-  uint64_t failures = 0;  // failing states
+  uint64_t failures = 0;  // failing states (saturates; see failures_log2)
+  double failures_log2 = 0;
   uint64_t errors = 0;    // erroring states
   uint64_t failing_images = 0;
   uint64_t erroring_images = 0;
-  // Failing and erroring states, in enumeration order.
+  // Failing and erroring states, in enumeration order (for a searched
+  // crash point whose states were counted, the judged ones in search
+  // order).
   std::vector<StateFinding> findings;
   // Every judged image (in order of first appearance), including those whose
   // verdict came from known_verdicts.
@@ -140,6 +168,7 @@ struct CheckReport {
   uint64_t resumed_images = 0;  // verdicts taken from known_verdicts
   uint64_t pruned_images = 0;   // verdicts taken from read-set pruning
   bool pruned = false;          // read-set pruning was on
+  absl::Duration solver_time;   // summed over searched crash points
   // The check was cancelled: `states` and the findings cover only the states
   // whose image was judged, and `unjudged_states` were enumerated without.
   bool interrupted = false;

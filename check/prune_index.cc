@@ -24,13 +24,14 @@ std::vector<uint32_t> PruneIndex::SlotsOf(
   return out;
 }
 
-Hash128 PruneIndex::Signature(const std::vector<uint32_t>& slots,
-                              const Resolution& r) const {
+Hash128 PruneIndex::Signature(
+    const std::vector<uint32_t>& slots,
+    absl::FunctionRef<int32_t(uint32_t)> version) const {
   // The key of a version is its content key relative to the base (zero for
   // the base content itself), which already depends on the unit: XOR them.
   Hash128 h;
   for (uint32_t s : slots) {
-    const int32_t v = r.slot_version[s];
+    const int32_t v = version(s);
     if (v >= 0) h ^= space_.slots()[s].candidates[v].rel;
   }
   return h;
@@ -45,14 +46,20 @@ void PruneIndex::Add(const std::vector<uint32_t>& read_slots,
   auto [it, fresh] = group_of_.try_emplace(list, groups_.size());
   if (fresh) groups_.push_back(Group{read_slots, {}});
   Group& g = groups_[it->second];
-  auto [jt, added] =
-      g.by_signature.try_emplace(Signature(g.slots, checked), verdicts_.size());
+  auto [jt, added] = g.by_signature.try_emplace(
+      Signature(g.slots, [&](uint32_t s) { return checked.slot_version[s]; }),
+      verdicts_.size());
   if (added) verdicts_.push_back(verdict);
 }
 
 const Verdict* PruneIndex::Find(const Resolution& r) const {
+  return Find([&](uint32_t s) { return r.slot_version[s]; });
+}
+
+const Verdict* PruneIndex::Find(
+    absl::FunctionRef<int32_t(uint32_t)> version) const {
   for (const Group& g : groups_) {
-    auto it = g.by_signature.find(Signature(g.slots, r));
+    auto it = g.by_signature.find(Signature(g.slots, version));
     if (it != g.by_signature.end()) return &verdicts_[it->second];
   }
   return nullptr;

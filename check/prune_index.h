@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "core/hash128.h"
 #include "enumerator/state_space.h"
 #include "oracles/oracle.h"
@@ -43,13 +44,15 @@ class PruneIndex {
   // slots, or nullptr. Cost: one pass over the slots of each distinct read
   // set recorded.
   const Verdict* Find(const Resolution& r) const;
+  // The same, with the version of each slot given by `version(slot)`.
+  const Verdict* Find(absl::FunctionRef<int32_t(uint32_t)> version) const;
 
   size_t size() const { return verdicts_.size(); }
   size_t num_read_sets() const { return groups_.size(); }
 
  private:
   Hash128 Signature(const std::vector<uint32_t>& slots,
-                    const Resolution& r) const;
+                    absl::FunctionRef<int32_t(uint32_t)> version) const;
 
   struct Group {
     std::vector<uint32_t> slots;

@@ -11,15 +11,19 @@
 #include <map>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "check/cover_search.h"
 #include "check/keep_failing.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/replace_file.h"
+#include "core/status_macros.h"
 #include "enumerator/materializer.h"
 #include "explain/explain.h"
 #include "nlohmann/json.hpp"
@@ -88,6 +92,16 @@ std::string FormatEta(double seconds) {
 std::string ProgressLine(const CheckProgress& p) {
   const double secs = absl::ToDoubleSeconds(p.elapsed);
   const double rate = secs > 0 ? p.states / secs : 0;
+  if (p.total_states == 0) {
+    // A search: the states left are not known until it ends.
+    return absl::StrFormat(
+        "[%llu states visited] %.1f states/s, %llu images, %llu oracle runs, "
+        "%llu failing",
+        (unsigned long long)p.states, rate,
+        (unsigned long long)p.distinct_images,
+        (unsigned long long)p.oracle_runs_done,
+        (unsigned long long)p.failures);
+  }
   const double pct =
       p.total_states > 0 ? 100.0 * p.states / p.total_states : 100.0;
   std::string eta = "?";
@@ -271,12 +285,33 @@ std::string JsonReport(const Flags& flags, const std::string& trace_path,
                       {"message", v.verdict.message}}}});
     }
   }
+  // Counts past 2^64 (a searched crash point) are written as "2^89.0".
+  auto count = [](uint64_t n, double log2) -> nlohmann::json {
+    if (n != UINT64_MAX) return n;
+    return absl::StrFormat("2^%.1f", log2);
+  };
+  nlohmann::json points = nlohmann::json::array();
+  for (const PointResult& p : report.points) {
+    if (!p.searched) continue;
+    points.push_back({
+        {"event", p.event},
+        {"states", count(p.count.fits ? p.states : UINT64_MAX, p.count.log2)},
+        {"states_log2", p.count.log2},
+        {"failing_states", count(p.failing_count.fits ? p.failing_states
+                                                      : UINT64_MAX,
+                                 p.failing_count.log2)},
+        {"visited", p.visited},
+        {"oracle_runs", p.oracle_runs},
+        {"solver_seconds", absl::ToDoubleSeconds(p.solver_time)},
+        {"all_failing_listed", p.all_listed},
+    });
+  }
   nlohmann::json summary = {
       {"crash_points", report.points.size()},
-      {"states", report.states},
+      {"states", count(report.states, report.states_log2)},
       {"distinct_images", report.distinct_images},
       {"oracle_runs", report.oracle_runs},
-      {"failures", report.failures},
+      {"failures", count(report.failures, report.failures_log2)},
       {"errors", report.errors},
       {"failing_images", report.failing_images},
       {"erroring_images", report.erroring_images},
@@ -288,6 +323,7 @@ std::string JsonReport(const Flags& flags, const std::string& trace_path,
       {"trace_bytes", identity.trace_bytes},
   };
   if (report.interrupted) summary["unjudged_states"] = report.unjudged_states;
+  if (!points.empty()) summary["searched_points"] = points;
   out += JsonLine({{"summary", summary}});
   return out;
 }
@@ -314,6 +350,45 @@ absl::StatusOr<int> CheckOne(const Flags& flags, const Trace& trace,
   return v.kind == VerdictKind::kPass   ? kExitOk
          : v.kind == VerdictKind::kFail ? kExitViolations
                                         : kExitInfrastructure;
+}
+
+// Keeps the image of every listed failing state whose image is not in
+// `kept` (states whose verdict came from read-set pruning); returns how many
+// were kept.
+absl::StatusOr<uint64_t> KeepPrunedFailures(
+    const Flags& flags, const std::string& trace_path, const Trace& trace,
+    const ModelOptions& model, const KeepFailingOptions& keep,
+    const CheckReport& report, const std::string& work_dir,
+    const std::vector<std::string>& device_names,
+    absl::flat_hash_set<Hash128> kept) {
+  std::unique_ptr<UnitHashes> hashes;
+  std::map<uint32_t, std::unique_ptr<StateSpace>> spaces;
+  std::vector<std::string> paths;
+  for (const std::string& d : device_names) {
+    paths.push_back(absl::StrCat(work_dir, "/keep-", d, ".img"));
+  }
+  uint64_t n = 0;
+  for (const StateFinding& f : report.findings) {
+    if (f.verdict != VerdictKind::kFail || !kept.insert(f.image).second) continue;
+    ASSIGN_OR_RETURN(StateId id, StateId::Parse(f.state));
+    if (hashes == nullptr) {
+      ASSIGN_OR_RETURN(hashes, UnitHashes::Build(trace, model.atomic_unit));
+    }
+    std::unique_ptr<StateSpace>& space = spaces[id.event];
+    if (space == nullptr) {
+      ASSIGN_OR_RETURN(space, StateSpace::Build(*hashes, id.event, model));
+    }
+    ASSIGN_OR_RETURN(Resolution r, space->Resolve(id));
+    RETURN_IF_ERROR(MaterializeState(*space, r, paths));
+    Verdict v = Verdict::Fail(f.message);
+    ASSIGN_OR_RETURN(std::string dir,
+                     KeepFailingImage(keep, id, f.image, device_names, paths,
+                                      KeptReadme(flags, trace_path, trace, id, v)));
+    (void)dir;
+    ++n;
+  }
+  for (const std::string& p : paths) std::remove(p.c_str());
+  return n;
 }
 
 void PrintPlan(const std::vector<PointPlan>& plan) {
@@ -383,6 +458,8 @@ absl::StatusOr<int> Run(const Flags& flags) {
   std::vector<std::string> device_names;
   for (const Device& d : trace->devices()) device_names.push_back(d.name);
   std::atomic<uint64_t> kept{0};
+  absl::Mutex kept_mu;
+  absl::flat_hash_set<Hash128> kept_images;  // guarded by kept_mu
   if (!keep.dir.empty()) {
     options.on_failing_image = [&](const StateId& id, const Hash128& image,
                                    const Verdict& v,
@@ -392,6 +469,8 @@ absl::StatusOr<int> Run(const Flags& flags) {
                            KeptReadme(flags, trace_path, *trace, id, v));
       if (!dir.ok()) return dir.status();
       kept.fetch_add(1);
+      absl::MutexLock lock(&kept_mu);
+      kept_images.insert(image);
       return absl::OkStatus();
     };
   }
@@ -436,34 +515,59 @@ absl::StatusOr<int> Run(const Flags& flags) {
       std::fprintf(stderr, "%s\n", ProgressLine(p).c_str());
     };
   }
-  // --prune=readset: verdicts reused for states that agree with a judged
-  // state on everything its oracle read.
+  // --prune=z3 (the default with Z3) or readset: verdicts reused for states
+  // that agree with a judged state on everything its oracle read; with z3,
+  // a search that visits only states no judged state covers.
   std::unique_ptr<ShimReadRecorder> recorder;
-  const std::string prune = flags.Get("prune", "none");
-  if (prune == "readset") {
-    const std::string shim = FindReadSetShim();
-    if (shim.empty()) {
-      return absl::UnavailableError(
-          "--prune=readset: libcrashenum_readset.so is not next to the "
-          "crashenum binary nor in its runfiles");
+  const bool explicit_prune = flags.Has("prune");
+  const std::string prune =
+      flags.Get("prune", CoverSearch::Available() ? "z3" : "none");
+  if (prune == "readset" || prune == "z3") {
+    if (prune == "z3" && !CoverSearch::Available()) {
+      return absl::InvalidArgumentError(
+          "--prune=z3: this crashenum was built without Z3 "
+          "(--define=crashenum_z3=off); use --prune=readset");
     }
-    absl::StatusOr<std::unique_ptr<ShimReadRecorder>> r =
-        ShimReadRecorder::Create(shim, dir->path());
-    if (!r.ok()) return r.status();
-    recorder = *std::move(r);
     const OracleTraits& t = (*oracle)->traits();
+    const std::string shim = FindReadSetShim();
     if (!t.deterministic || !t.reads_through_files) {
+      if (explicit_prune) {
+        std::fprintf(stderr,
+                     "note: --prune=%s: %s %s, so every image is judged\n",
+                     prune.c_str(), (*oracle)->name().c_str(),
+                     !t.deterministic ? "is not deterministic"
+                                      : "does not read its image through "
+                                        "files (it mounts it or runs "
+                                        "in-process)");
+      }
+    } else if (shim.empty()) {
+      if (explicit_prune) {
+        return absl::UnavailableError(absl::StrCat(
+            "--prune=", prune,
+            ": libcrashenum_readset.so is not next to the crashenum binary "
+            "nor in its runfiles"));
+      }
       std::fprintf(stderr,
-                   "note: --prune=readset: %s %s, so every image is judged\n",
-                   (*oracle)->name().c_str(),
-                   !t.deterministic ? "is not deterministic"
-                                    : "does not read its image through files "
-                                      "(it mounts it or runs in-process)");
+                   "note: libcrashenum_readset.so is not next to the "
+                   "crashenum binary, so every image is judged "
+                   "(--prune=none)\n");
+    } else {
+      absl::StatusOr<std::unique_ptr<ShimReadRecorder>> r =
+          ShimReadRecorder::Create(shim, dir->path());
+      if (!r.ok()) return r.status();
+      recorder = *std::move(r);
+      options.read_recorder = recorder.get();
+      options.search = prune == "z3";
+      if (options.search && options.enumerate.bounded() && explicit_prune) {
+        std::fprintf(stderr,
+                     "note: --prune=z3 searches whole crash points; with "
+                     "--drop-at-most, --tear-at-most or --sample the "
+                     "states are enumerated and pruned by lookup\n");
+      }
     }
-    options.read_recorder = recorder.get();
   } else if (prune != "none") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--prune=", prune, ": expected none or readset"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--prune=", prune, ": expected z3, readset or none"));
   }
   InterruptScope interrupt_scope;
   options.cancel = &g_interrupted;
@@ -491,18 +595,51 @@ absl::StatusOr<int> Run(const Flags& flags) {
                                   ? absl::ToDoubleSeconds(report->oracle_time) /
                                         (secs * std::max(1, options.jobs))
                                   : 0;
+  auto count = [](uint64_t n, double log2) {
+    return n != UINT64_MAX ? absl::StrCat(n) : absl::StrFormat("2^%.1f", log2);
+  };
+  bool searched = false;
+  for (const PointResult& p : report->points) {
+    if (!p.searched) continue;
+    if (!searched && !quiet) {
+      std::fprintf(stderr,
+                   "search (--prune=z3), per crash point: states covered, "
+                   "states visited, oracle runs, solver time\n");
+    }
+    searched = true;
+    if (quiet) continue;
+    std::fprintf(stderr, "  e%-6u %s covered (%s failing), %llu visited, %llu "
+                 "oracle runs, solver %.3fs\n",
+                 p.event, p.count.ToString().c_str(),
+                 p.failing_count.ToString().c_str(),
+                 (unsigned long long)p.visited,
+                 (unsigned long long)p.oracle_runs,
+                 absl::ToDoubleSeconds(p.solver_time));
+  }
   std::fprintf(
       stderr,
-      "%zu crash points, %llu states, %llu distinct images, %llu oracle runs: "
-      "%llu failing images (%llu failing states), %llu erroring images "
+      "%zu crash points, %s states, %llu distinct images, %llu oracle runs: "
+      "%llu failing images (%s failing states), %llu erroring images "
       "(%llu states); %.2fs, oracle busy %.0f%%\n",
-      report->points.size(), (unsigned long long)report->states,
+      report->points.size(),
+      count(report->states, report->states_log2).c_str(),
       (unsigned long long)report->distinct_images,
       (unsigned long long)report->oracle_runs,
       (unsigned long long)report->failing_images,
-      (unsigned long long)report->failures,
+      count(report->failures, report->failures_log2).c_str(),
       (unsigned long long)report->erroring_images,
       (unsigned long long)report->errors, secs, 100 * oracle_share);
+  for (const PointResult& p : report->points) {
+    if (p.all_listed || (p.failing_count.fits && p.failing_count.exact == 0)) {
+      continue;
+    }
+    std::fprintf(stderr,
+                 "note: e%u has too many states to list (more than "
+                 "--max-states=%llu): its %s failing states were counted, "
+                 "and the judged ones are listed\n",
+                 p.event, (unsigned long long)options.max_states,
+                 p.failing_count.ToString().c_str());
+  }
   if (report->resumed_images > 0) {
     std::fprintf(stderr, "%llu image verdicts taken from %s\n",
                  (unsigned long long)report->resumed_images,
@@ -513,6 +650,15 @@ absl::StatusOr<int> Run(const Flags& flags) {
                  "read-set pruning: %llu images took the verdict of a state "
                  "that agrees on everything its oracle read\n",
                  (unsigned long long)report->pruned_images);
+  }
+  if (!keep.dir.empty()) {
+    // Pruned failing states had no oracle run (so no image was kept from
+    // one): materialize and keep each listed one's image now.
+    absl::StatusOr<uint64_t> more = KeepPrunedFailures(
+        flags, trace_path, *trace, options.model, keep, *report, dir->path(),
+        device_names, kept_images);
+    if (!more.ok()) return more.status();
+    kept.fetch_add(*more);
   }
   if (kept.load() > 0) {
     std::fprintf(stderr, "kept %llu failing images in %s\n",
@@ -605,8 +751,11 @@ int CheckCommand(const std::vector<std::string>& args) {
                "$XML_OUTPUT_FILE)");
   flags.Define("html", "write a self-contained HTML report");
   flags.Define("prune",
-               "none (default) | readset: reuse a verdict for every state "
-               "that agrees with a judged state on all it read");
+               "z3 (default) | readset | none: reuse a verdict for every "
+               "state that agrees with a judged state on all its oracle "
+               "read; z3 searches for the states no verdict covers, so "
+               "crash points of any size finish (oracles that are "
+               "deterministic and read through files)");
   flags.Define("resume",
                "continue an interrupted check from its --json report: images "
                "it judged are not judged again");

@@ -178,46 +178,73 @@ Cursor::Cursor(const StateSpace& space)
   const auto& cons = space.constraints();
   write_count_.assign(cons.size(), 0);
   missing_count_.resize(cons.size());
-  var_constraints_.resize(values_.size());
+  std::vector<std::vector<uint32_t>> by_var(values_.size());
   for (uint32_t c = 0; c < cons.size(); ++c) {
     missing_count_[c] = static_cast<int32_t>(cons[c].covered_vars.size());
-    for (uint32_t v : cons[c].write_vars) var_constraints_[v].push_back({c, true});
-    for (uint32_t v : cons[c].covered_vars) {
-      var_constraints_[v].push_back({c, false});
+    for (uint32_t v : cons[c].write_vars) by_var[v].push_back(c << 1 | 1);
+    for (uint32_t v : cons[c].covered_vars) by_var[v].push_back(c << 1);
+  }
+  // Optional versions per slot: a chain slot with one is static.
+  std::vector<uint32_t> optional_in_slot(slots.size(), 0);
+  for (const Variable& var : space.vars()) {
+    for (const auto& [s, cand] : var.units) ++optional_in_slot[s];
+  }
+  var_info_.resize(values_.size());
+  for (uint32_t v = 0; v < values_.size(); ++v) {
+    VarInfo& info = var_info_[v];
+    info.unit_begin = static_cast<uint32_t>(dyn_units_.size());
+    for (const auto& [s, cand] : space.vars()[v].units) {
+      const Slot& slot = slots[s];
+      if (slot.chain && optional_in_slot[s] == 1) {
+        // The slot shows `cand` while it persists, if it lies above the
+        // highest durable version; that version otherwise.
+        const int32_t durable_top = top_[s];
+        if (static_cast<int32_t>(cand) > durable_top) {
+          info.delta ^= slot.candidates[cand].rel;
+          if (durable_top >= 0) info.delta ^= slot.candidates[durable_top].rel;
+        }
+      } else {
+        dyn_units_.push_back({s, cand, slot_offset_[s], slot.chain});
+      }
     }
+    info.unit_end = static_cast<uint32_t>(dyn_units_.size());
+    info.con_begin = static_cast<uint32_t>(var_cons_.size());
+    var_cons_.insert(var_cons_.end(), by_var[v].begin(), by_var[v].end());
+    info.con_end = static_cast<uint32_t>(var_cons_.size());
+    info.slow = info.unit_begin != info.unit_end || info.con_begin != info.con_end;
   }
   maximal_.resize(non_chain_.size());
 }
 
-void Cursor::Flip(uint32_t v) {
-  const bool value = (values_[v] ^= 1) != 0;
-  const auto& slots = space_.slots();
-  for (const auto& [s, cand] : space_.vars()[v].units) {
-    persisted_[slot_offset_[s] + cand] = value;
-    const Slot& slot = slots[s];
-    if (!slot.chain) {
+void Cursor::FlipSlow(const VarInfo& info, bool value) {
+  for (uint32_t i = info.unit_begin; i < info.unit_end; ++i) {
+    const DynUnit& u = dyn_units_[i];
+    uint8_t* p = &persisted_[u.offset];
+    p[u.cand] = value;
+    if (!u.chain) {
       radices_valid_ = false;
       continue;
     }
-    const int32_t old = top_[s];
+    const int32_t old = top_[u.slot];
     int32_t top = old;
-    const int32_t c = static_cast<int32_t>(cand);
+    const int32_t c = static_cast<int32_t>(u.cand);
     if (value) {
       if (c > old) top = c;
     } else if (c == old) {
       top = c - 1;
-      const uint8_t* p = &persisted_[slot_offset_[s]];
       while (top >= 0 && !p[top]) --top;
     }
     if (top != old) {
-      if (old >= 0) hash_ ^= slot.candidates[old].rel;
-      if (top >= 0) hash_ ^= slot.candidates[top].rel;
-      top_[s] = top;
+      const std::vector<Candidate>& cands = space_.slots()[u.slot].candidates;
+      if (old >= 0) hash_ ^= cands[old].rel;
+      if (top >= 0) hash_ ^= cands[top].rel;
+      top_[u.slot] = top;
     }
   }
-  for (const auto& [c, is_write] : var_constraints_[v]) {
+  for (uint32_t i = info.con_begin; i < info.con_end; ++i) {
+    const uint32_t c = var_cons_[i] >> 1;
     const bool before = write_count_[c] > 0 && missing_count_[c] > 0;
-    if (is_write) {
+    if (var_cons_[i] & 1) {
       write_count_[c] += value ? 1 : -1;
     } else {
       missing_count_[c] += value ? -1 : 1;
@@ -312,10 +339,24 @@ uint64_t Exhaustive(const StateSpace& space,
   if (!VisitAssignment(cursor, nc, visit, &visited)) return visited;
   const size_t n = space.vars().size();
   if (n == 0) return visited;
-  for (uint64_t i = 1; n >= 64 || i < (uint64_t{1} << n); ++i) {
-    if (i == 0) break;  // wrapped: 2^64 states done
+  // The counter runs from 1 to 2^n - 1 (to 2^64 - 1 for n >= 64).
+  const uint64_t last = n >= 64 ? UINT64_MAX : (uint64_t{1} << n) - 1;
+  if (!nc) {
+    static const std::vector<uint32_t> kNoOrder;
+    for (uint64_t i = 1;; ++i) {
+      cursor.Flip(static_cast<uint32_t>(__builtin_ctzll(i)));
+      if (cursor.valid()) {
+        ++visited;
+        if (!visit(VisitedState(cursor, kNoOrder, cursor.hash()))) break;
+      }
+      if (i == last) break;
+    }
+    return visited;
+  }
+  for (uint64_t i = 1;; ++i) {
     cursor.Flip(static_cast<uint32_t>(__builtin_ctzll(i)));
     if (!VisitAssignment(cursor, nc, visit, &visited)) break;
+    if (i == last) break;
   }
   return visited;
 }
@@ -410,6 +451,13 @@ uint64_t Sampled(const StateSpace& space, const EnumerateOptions& options,
 }
 
 }  // namespace
+
+bool VisitOrders(Cursor& cursor,
+                 absl::FunctionRef<bool(const VisitedState&)> visit) {
+  uint64_t visited = 0;
+  // Without competing writes there is one order (none): the general path.
+  return VisitAssignment(cursor, /*non_chain=*/true, visit, &visited);
+}
 
 uint64_t EnumerateStates(const StateSpace& space,
                          const EnumerateOptions& options,

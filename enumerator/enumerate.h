@@ -57,7 +57,13 @@ class Cursor {
   void Set(uint32_t v, bool value) {
     if ((values_[v] != 0) != value) Flip(v);
   }
-  void Flip(uint32_t v);
+  // Flips variable `v`, updating the hash and the constraint count.
+  void Flip(uint32_t v) {
+    const VarInfo& info = var_info_[v];
+    values_[v] ^= 1;
+    hash_ ^= info.delta;
+    if (info.slow) FlipSlow(info, values_[v] != 0);
+  }
   bool Get(uint32_t v) const { return values_[v] != 0; }
   const std::vector<uint8_t>& values() const { return values_; }
   // False when a preflush constraint is broken.
@@ -74,10 +80,31 @@ class Cursor {
   StateId Id(const std::vector<uint32_t>& order) const;
 
  private:
-  void UpdateChain(uint32_t slot);
+  // Per variable. A unit of a variable is *static* when it sits in a chain
+  // slot where it is the only optional version: flipping the variable then
+  // always XORs the same pair of keys in and out of the hash, summed in
+  // `delta`. Its other units ([unit_begin, unit_end) of dyn_units_) and its
+  // constraints ([con_begin, con_end) of var_cons_) take the slow path.
+  struct VarInfo {
+    Hash128 delta;
+    uint32_t unit_begin = 0, unit_end = 0;
+    uint32_t con_begin = 0, con_end = 0;
+    bool slow = false;
+  };
+  struct DynUnit {
+    uint32_t slot;
+    uint32_t cand;
+    uint32_t offset;  // of the slot's first candidate in persisted_
+    bool chain;
+  };
+  void FlipSlow(const VarInfo& info, bool value);
   const StateSpace& space_;
   std::vector<uint8_t> values_;
-  // Per slot: persisted flags per candidate (flattened) and the top one.
+  std::vector<VarInfo> var_info_;
+  std::vector<DynUnit> dyn_units_;
+  std::vector<uint32_t> var_cons_;  // constraint index << 1 | is a write var
+  // Per slot: persisted flags per candidate (flattened) and the top one;
+  // left at their initial values in slots that only static units touch.
   std::vector<uint32_t> slot_offset_;
   std::vector<uint8_t> persisted_;
   std::vector<int32_t> top_;
@@ -85,7 +112,6 @@ class Cursor {
   int64_t violations_ = 0;
   std::vector<int32_t> write_count_;    // per constraint: write vars set
   std::vector<int32_t> missing_count_;  // per constraint: covered vars unset
-  std::vector<std::vector<std::pair<uint32_t, bool>>> var_constraints_;
   std::vector<uint32_t> non_chain_;
   std::vector<uint32_t> radices_;
   std::vector<std::vector<uint32_t>> maximal_;
@@ -114,6 +140,12 @@ class VisitedState {
 uint64_t EnumerateStates(const StateSpace& space,
                          const EnumerateOptions& options,
                          absl::FunctionRef<bool(const VisitedState&)> visit);
+
+// Calls `visit` for each state of the cursor's current assignment (one per
+// combination of order choices; none when a preflush constraint is broken);
+// stops early when `visit` returns false. Returns false when stopped.
+bool VisitOrders(Cursor& cursor,
+                 absl::FunctionRef<bool(const VisitedState&)> visit);
 
 // The fixed, platform-independent PRNG behind --sample (SplitMix64).
 class SplitMix64 {

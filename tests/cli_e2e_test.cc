@@ -37,7 +37,7 @@ TEST(CheckE2eTest, BarrierTraceOneDropHas33ImagesNoneFailing) {
   if (!HaveE2fsck()) GTEST_SKIP() << "e2fsck (e2fsprogs) is not installed";
   const std::string json = Tmp() + "/barrier.json";
   Result r = Crashenum(std::string("check ") + kBarrier +
-                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none"
                        " --drop-at-most=1 -q --json=" + json);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<nlohmann::json> lines = JsonLines(json);
@@ -54,7 +54,7 @@ TEST(CheckE2eTest, BarrierTraceExhaustiveHas92ImagesNoneFailing) {
   if (!HaveE2fsck()) GTEST_SKIP() << "e2fsck (e2fsprogs) is not installed";
   const std::string json = Tmp() + "/exhaustive.json";
   Result r = Crashenum(std::string("check ") + kBarrier +
-                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none -q"
+                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none -q"
                        " --json=" + json);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json s = JsonLines(json).back()["summary"];
@@ -66,7 +66,7 @@ TEST(CheckE2eTest, NoBarrierTraceHasSixFailingImagesThatReproduce) {
   if (!HaveE2fsck()) GTEST_SKIP() << "e2fsck (e2fsprogs) is not installed";
   const std::string json = Tmp() + "/nobarrier.json";
   Result r = Crashenum(std::string("check ") + kNoBarrier +
-                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none"
                        " --drop-at-most=1 -j 2 --json=" + json);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("reproduce: crashenum materialize"));
@@ -110,11 +110,25 @@ TEST(CheckE2eTest, ResultsDoNotDependOnWorkerCount) {
   for (const auto& [jobs, json] : {std::pair{"1", a}, std::pair{"2", b}}) {
     Result r = Crashenum(std::string("check ") + kNoBarrier + " " + oracle +
                          " --from-mark=mkfs --torn=none --drop-at-most=2 -q -j " +
-                         jobs + " --json=" + json);
+                         jobs + " --prune=none --json=" + json);
     EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.output;
   }
   EXPECT_FALSE(ReadFile(a).empty());
   EXPECT_EQ(ReadFile(a), ReadFile(b));
+  // Searched (the default), which runs are saved depends on timing; the
+  // states, failures and failing states do not.
+  for (const auto& [jobs, json] : {std::pair{"1", a}, std::pair{"2", b}}) {
+    Result r = Crashenum(std::string("check ") + kBarrier + " " + oracle +
+                         " --from-mark=mkfs --torn=none -q -j " + jobs +
+                         " --json=" + json);
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.output;
+  }
+  std::vector<nlohmann::json> la = JsonLines(a), lb = JsonLines(b);
+  ASSERT_EQ(la.size(), lb.size());
+  ASSERT_FALSE(la.empty());
+  for (size_t i = 0; i + 1 < la.size(); ++i) EXPECT_EQ(la[i], lb[i]);
+  EXPECT_EQ(la.back()["summary"]["states"], lb.back()["summary"]["states"]);
+  EXPECT_EQ(la.back()["summary"]["failures"], lb.back()["summary"]["failures"]);
 }
 
 TEST(CheckE2eTest, ExecOracleVerdictsAndExitCodes) {
@@ -157,10 +171,29 @@ TEST(CheckE2eTest, ExamplePluginOracleOnTheRecordedTrace) {
 
 TEST(CheckE2eTest, RefusesHugeSpacesWithTheCount) {
   Result r = Crashenum(std::string("check ") + kNoBarrier +
-                       " --oracle=exec:true --from-mark=mkfs");
+                       " --oracle=exec:true --from-mark=mkfs --prune=none");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("more than --max-states=1000000"));
   EXPECT_THAT(r.output, HasSubstr("2^"));
+  EXPECT_THAT(r.output, HasSubstr("or prune with --prune=z3"));
+}
+
+// The same 2^99 states with the search (the default): `true` reads
+// nothing, so its first run covers them all.
+TEST(CheckE2eTest, SearchCoversHugeSpacesAnOracleDoesNotRead) {
+  const std::string json = Tmp() + "/huge.json";
+  Result r = Crashenum(std::string("check ") + kNoBarrier +
+                       " --oracle=exec:true --from-mark=mkfs -j 1 --json=" +
+                       json);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("e392    2^99.0 covered (0 failing), 1 "
+                                  "visited, 1 oracle runs"));
+  const nlohmann::json s = JsonLines(json).back()["summary"];
+  EXPECT_EQ(s["states"], "2^99.0");
+  EXPECT_EQ(s["failures"], 0);
+  EXPECT_EQ(s["oracle_runs"], 1);
+  ASSERT_EQ(s["searched_points"].size(), 1u);
+  EXPECT_EQ(s["searched_points"][0]["states_log2"], 99.0);
 }
 
 TEST(CheckE2eTest, BadUsageAndInputExitTwo) {
@@ -337,7 +370,7 @@ TEST(ConvertE2eTest, InfoAndCheckAgreeOnTheConvertedTrace) {
       const std::string json = Tmp() + "/agree.json";
       Result c = Crashenum("check " + trace + " " + oracle +
                            " --from-mark=mkfs --torn=none --drop-at-most=1 -q "
-                           "--json=" + json);
+                           "-j 1 --json=" + json);
       EXPECT_TRUE(c.exit_code == 0 || c.exit_code == 1) << c.output;
       std::vector<nlohmann::json> lines = JsonLines(json);
       for (nlohmann::json& line : lines) {

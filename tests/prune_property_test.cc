@@ -1,14 +1,19 @@
 // Read-set pruning is exact (DESIGN.md 3): on random small traces, with a
 // random deterministic oracle whose verdict is a function of the units it
 // reads (and which units it reads depends on what it finds), a check with
-// --prune=readset gives exactly the states, verdicts and failing states of
-// a check without it, and never more oracle runs.
+// --prune=readset or --prune=z3 gives exactly the states, verdicts and
+// failing states of a check without it, and never more oracle runs. The
+// pieces of the search are checked on their own too: the solver's models
+// are exactly the valid assignments, and counting a union of covers gives
+// what walking every state gives.
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +23,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "check/checker.h"
+#include "check/cover_count.h"
+#include "check/cover_search.h"
+#include "enumerator/crash_points.h"
+#include "enumerator/enumerate.h"
+#include "enumerator/state_space.h"
 #include "core/hash128.h"
 #include "core/trace.h"
 #include "gtest/gtest.h"
@@ -168,29 +178,43 @@ std::string WorkDir() {
   return t ? t : "/tmp";
 }
 
-RC_GTEST_PROP(PruneProperty, ReadSetPruningIsExact, ()) {
-  Generated g = GenTrace();
-  RC_LOG() << "trace:\n" << g.text;
-  const uint64_t first = *rc::gen::inRange<uint64_t>(0, kSectors);
-  const uint64_t even = *rc::gen::inRange<uint64_t>(0, kSectors);
-  const uint64_t odd = *rc::gen::inRange<uint64_t>(0, kSectors);
-  const uint64_t salt = *rc::gen::arbitrary<uint64_t>();
+// A generated trace, oracle and check options, and the unpruned report.
+struct Case {
+  Generated g;
+  uint64_t first, even, odd, salt;
   CheckOptions options;
-  options.points.mode = CrashPointMode::kAll;
-  options.model.torn = *rc::gen::arbitrary<bool>();
-  options.model.atomic_unit = *rc::gen::element(0u, 256u);
-  options.jobs = *rc::gen::inRange(1, 3);
-  options.work_dir = WorkDir();
-  // Small spaces only: each state costs an oracle run.
-  options.max_states = 20000;
+  absl::StatusOr<CheckReport> plain = absl::UnknownError("not run");
+};
 
-  AdaptiveOracle plain_oracle(first, even, odd, salt);
-  absl::StatusOr<CheckReport> plain = RunCheck(g.trace, plain_oracle, options);
-  if (plain.status().code() == absl::StatusCode::kResourceExhausted) {
+Case GenCase(uint64_t max_states) {
+  Case c{GenTrace(), 0, 0, 0, 0, {}};
+  RC_LOG() << "trace:\n" << c.g.text;
+  c.first = *rc::gen::inRange<uint64_t>(0, kSectors);
+  c.even = *rc::gen::inRange<uint64_t>(0, kSectors);
+  c.odd = *rc::gen::inRange<uint64_t>(0, kSectors);
+  c.salt = *rc::gen::arbitrary<uint64_t>();
+  c.options.points.mode = CrashPointMode::kAll;
+  c.options.model.torn = *rc::gen::arbitrary<bool>();
+  c.options.model.atomic_unit = *rc::gen::element(0u, 256u);
+  c.options.jobs = *rc::gen::inRange(1, 3);
+  c.options.work_dir = WorkDir();
+  // Small spaces only: each state costs an oracle run.
+  c.options.max_states = max_states;
+  AdaptiveOracle oracle(c.first, c.even, c.odd, c.salt);
+  c.plain = RunCheck(c.g.trace, oracle, c.options);
+  if (c.plain.status().code() == absl::StatusCode::kResourceExhausted) {
     RC_DISCARD("more states than the test runs");
   }
-  if (!plain.ok()) RC_FAIL(plain.status().ToString());
+  if (!c.plain.ok()) RC_FAIL(c.plain.status().ToString());
+  return c;
+}
 
+RC_GTEST_PROP(PruneProperty, ReadSetPruningIsExact, ()) {
+  Case c = GenCase(20000);
+  const absl::StatusOr<CheckReport>& plain = c.plain;
+  CheckOptions& options = c.options;
+  Generated& g = c.g;
+  const uint64_t first = c.first, even = c.even, odd = c.odd, salt = c.salt;
   AdaptiveOracle pruned_oracle(first, even, odd, salt);
   OracleReportedReads recorder(pruned_oracle);
   options.read_recorder = &recorder;
@@ -208,6 +232,219 @@ RC_GTEST_PROP(PruneProperty, ReadSetPruningIsExact, ()) {
   RC_ASSERT(pruned->oracle_runs + pruned->pruned_images ==
             plain->oracle_runs);
   RC_TAG(pruned->pruned_images > 0 ? "pruned some" : "pruned none");
+}
+
+
+// Runs the check without pruning and with --prune=z3 (the readset recorder
+// and the search); the spaces are walked (walk_limit -1) or counted (0).
+void CheckSearchAgainstPlain(bool count) {
+  Case c = GenCase(5000);
+  const absl::StatusOr<CheckReport>& plain = c.plain;
+  CheckOptions& options = c.options;
+  Generated& g = c.g;
+  const uint64_t first = c.first, even = c.even, odd = c.odd, salt = c.salt;
+  AdaptiveOracle searched_oracle(first, even, odd, salt);
+  OracleReportedReads recorder(searched_oracle);
+  options.read_recorder = &recorder;
+  options.search = true;
+  options.walk_limit = count ? 0 : -1;
+  absl::StatusOr<CheckReport> searched =
+      RunCheck(g.trace, searched_oracle, options);
+  if (!searched.ok()) RC_FAIL(searched.status().ToString());
+  RC_ASSERT(searched->pruned);
+
+  RC_ASSERT(searched->states == plain->states);
+  RC_ASSERT(searched->failures == plain->failures);
+  RC_ASSERT(searched->errors == plain->errors);
+  RC_ASSERT(searched->points.size() == plain->points.size());
+  for (size_t i = 0; i < plain->points.size(); ++i) {
+    RC_ASSERT(searched->points[i].searched);
+    RC_ASSERT(searched->points[i].states == plain->points[i].states);
+    RC_ASSERT(searched->points[i].failing_states ==
+              plain->points[i].failing_states);
+    RC_ASSERT(searched->points[i].visited <= plain->points[i].states);
+  }
+  std::set<std::string> want, got;
+  for (const StateFinding& f : plain->findings) want.insert(f.state);
+  for (const StateFinding& f : searched->findings) got.insert(f.state);
+  if (count) {
+    // Counted: only judged states are listed, each one a real failure.
+    RC_ASSERT(std::includes(want.begin(), want.end(), got.begin(), got.end()));
+  } else {
+    RC_ASSERT(got == want);
+  }
+  RC_ASSERT(searched->oracle_runs <= plain->oracle_runs);
+  RC_TAG(searched->oracle_runs < plain->oracle_runs ? "fewer runs"
+                                                    : "as many runs");
+}
+
+RC_GTEST_PROP(PruneProperty, Z3SearchIsExact, ()) {
+  CheckSearchAgainstPlain(/*count=*/false);
+}
+
+RC_GTEST_PROP(PruneProperty, Z3SearchCountsExactly, ()) {
+  CheckSearchAgainstPlain(/*count=*/true);
+}
+
+// Every state of a crash point: its variable values and its resolution.
+struct Walked {
+  std::vector<uint8_t> values;
+  Resolution r;
+};
+std::vector<Walked> Walk(const StateSpace& space) {
+  std::vector<Walked> out;
+  EnumerateStates(space, EnumerateOptions(), [&](const VisitedState& s) {
+    absl::StatusOr<Resolution> r = space.Resolve(s.Id());
+    RC_ASSERT(r.ok());
+    out.push_back(Walked{s.cursor().values(), *r});
+    return true;
+  });
+  return out;
+}
+
+// The spaces of every crash point of a generated trace.
+struct Spaces {
+  std::unique_ptr<UnitHashes> hashes;
+  std::vector<std::unique_ptr<StateSpace>> spaces;
+};
+Spaces AllSpaces(const Trace& trace, const ModelOptions& model) {
+  Spaces out;
+  absl::StatusOr<std::unique_ptr<UnitHashes>> h =
+      UnitHashes::Build(trace, model.atomic_unit);
+  RC_ASSERT(h.ok());
+  out.hashes = *std::move(h);
+  CrashPointOptions cpo;
+  cpo.mode = CrashPointMode::kAll;
+  absl::StatusOr<std::vector<CrashPoint>> points = FindCrashPoints(trace, cpo);
+  RC_ASSERT(points.ok());
+  for (const CrashPoint& cp : *points) {
+    absl::StatusOr<std::unique_ptr<StateSpace>> s =
+        StateSpace::Build(*out.hashes, cp.event, model);
+    RC_ASSERT(s.ok());
+    out.spaces.push_back(*std::move(s));
+  }
+  return out;
+}
+
+ModelOptions GenModel() {
+  ModelOptions m;
+  m.torn = *rc::gen::arbitrary<bool>();
+  m.atomic_unit = *rc::gen::element(0u, 256u);
+  return m;
+}
+
+// With nothing blocked but each model found, the solver's models are
+// exactly the assignments enumeration visits.
+RC_GTEST_PROP(PruneProperty, SearchModelsAreTheValidAssignments, ()) {
+  Generated g = GenTrace();
+  RC_LOG() << "trace:\n" << g.text;
+  Spaces all = AllSpaces(g.trace, GenModel());
+  for (const auto& space : all.spaces) {
+    if (space->vars().size() > 8) continue;
+    std::set<std::vector<uint8_t>> want;
+    for (const Walked& w : Walk(*space)) want.insert(w.values);
+    absl::StatusOr<std::unique_ptr<CoverSearch>> cs = CoverSearch::Create(*space);
+    RC_ASSERT(cs.ok());
+    std::set<std::vector<uint8_t>> got;
+    while (true) {
+      absl::StatusOr<std::optional<std::vector<uint8_t>>> m = (*cs)->Next();
+      RC_ASSERT(m.ok());
+      if (!m->has_value()) break;
+      RC_ASSERT(got.insert(**m).second);  // never the same model twice
+      RC_ASSERT(got.size() <= want.size());
+      (*cs)->BlockAssignment(**m);
+    }
+    RC_ASSERT(got == want);
+  }
+}
+
+// A cover blocks exactly the assignments all of whose states it holds.
+RC_GTEST_PROP(PruneProperty, BlockCoverExcludesExactlyTheCoveredAssignments,
+              ()) {
+  Generated g = GenTrace();
+  RC_LOG() << "trace:\n" << g.text;
+  Spaces all = AllSpaces(g.trace, GenModel());
+  for (const auto& space : all.spaces) {
+    if (space->vars().size() > 8) continue;
+    const std::vector<Walked> states = Walk(*space);
+    const Walked& judged =
+        states[*rc::gen::inRange<size_t>(0, states.size())];
+    std::vector<uint32_t> slots;
+    for (uint32_t s = 0; s < space->slots().size(); ++s) {
+      if (*rc::gen::arbitrary<bool>()) slots.push_back(s);
+    }
+    const Cover cover = CoverOf(*space, slots, judged.r);
+    auto holds = [&](const Resolution& r) {
+      return CoverOf(*space, slots, r).contents == cover.contents;
+    };
+    // An assignment is covered when every one of its states is.
+    std::map<std::vector<uint8_t>, bool> covered;
+    for (const Walked& w : states) {
+      auto [it, fresh] = covered.try_emplace(w.values, true);
+      it->second = it->second && holds(w.r);
+    }
+    std::set<std::vector<uint8_t>> want;
+    for (const auto& [values, c] : covered) {
+      if (!c) want.insert(values);
+    }
+    absl::StatusOr<std::unique_ptr<CoverSearch>> cs = CoverSearch::Create(*space);
+    RC_ASSERT(cs.ok());
+    (*cs)->BlockCover(slots, judged.r);
+    std::set<std::vector<uint8_t>> got;
+    while (true) {
+      absl::StatusOr<std::optional<std::vector<uint8_t>>> m = (*cs)->Next();
+      RC_ASSERT(m.ok());
+      if (!m->has_value()) break;
+      got.insert(**m);
+      (*cs)->BlockAssignment(**m);
+    }
+    RC_ASSERT(got == want);
+  }
+}
+
+// Counting a union of random covers gives what walking every state gives.
+RC_GTEST_PROP(PruneProperty, CountCoveredMatchesAWalk, ()) {
+  Generated g = GenTrace();
+  RC_LOG() << "trace:\n" << g.text;
+  Spaces all = AllSpaces(g.trace, GenModel());
+  for (const auto& space : all.spaces) {
+    if (space->vars().size() > 14) continue;
+    const std::vector<Walked> states = Walk(*space);
+    std::vector<Cover> covers;
+    const int n = *rc::gen::inRange(0, 6);
+    for (int k = 0; k < n; ++k) {
+      const Walked& judged =
+          states[*rc::gen::inRange<size_t>(0, states.size())];
+      std::vector<uint32_t> slots;
+      for (uint32_t s = 0; s < space->slots().size(); ++s) {
+        if (*rc::gen::weightedElement<bool>({{1, true}, {2, false}})) {
+          slots.push_back(s);
+        }
+      }
+      covers.push_back(CoverOf(*space, slots, judged.r));
+    }
+    std::vector<std::vector<size_t>> groups(3);
+    for (size_t c = 0; c < covers.size(); ++c) {
+      groups[0].push_back(c);
+      if (c % 2 == 0) groups[1].push_back(c);
+    }
+    absl::StatusOr<CoverCounts> counts = CountCovered(*space, covers, groups);
+    RC_ASSERT(counts.ok());
+    RC_ASSERT(counts->total.fits);
+    RC_ASSERT(counts->total.exact == states.size());
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      uint64_t want = 0;
+      for (const Walked& w : states) {
+        bool in = false;
+        for (size_t c : groups[gi]) {
+          in |= CoverOf(*space, covers[c].slots, w.r).contents ==
+                covers[c].contents;
+        }
+        want += in;
+      }
+      RC_ASSERT(counts->unions[gi].exact == want);
+    }
+  }
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST(RecordE2eTest, Ext4DefaultOptionsHasNoFailures) {
                                                  "rename", "umount"));
   const std::string json = Tmp() + "/ext4.json";
   Result r = Crashenum("check " + trace +
-                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none -q"
+                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none -q"
                        " --json=" + json);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json s = Summary(json)["summary"];
@@ -154,7 +154,7 @@ TEST(RecordE2eTest, Ext4WithoutBarriersFailsAndEachFailureReproduces) {
   }
   const std::string json = Tmp() + "/ext4-nobarrier.json";
   Result r = Crashenum("check " + trace +
-                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none"
                        " --drop-at-most=1 -q --json=" + json);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   int failures = 0;
@@ -228,7 +228,7 @@ TEST(RecordE2eTest, RecordedEventsWithTheTraceAsDataCapture) {
     }
     const std::string json = Tmp() + "/" + name + ".json";
     r = Crashenum("check " + events + " --data=" + trace +
-                  " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                  " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none"
                   " --drop-at-most=1 -q --json=" + json);
     const nlohmann::json s = Summary(json)["summary"];
     if (opts.empty()) {
@@ -262,7 +262,7 @@ TEST(RecordE2eTest, FreshFixturesGiveTheReferenceAnswers) {
     SCOPED_TRACE(c.log + " " + c.limit);
     const std::string json = Tmp() + "/fixture.json";
     r = Crashenum("check " + dir + "/" + c.log +
-                  " --oracle=ext4-fsck --from-mark=mkfs --torn=none " +
+                  " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none " +
                   c.limit + " -q --json=" + json);
     EXPECT_EQ(r.exit_code, c.failing > 0 ? 1 : 0) << r.output;
     const nlohmann::json s = Summary(json)["summary"];

@@ -67,7 +67,7 @@ TEST(ReportE2eTest, CheckWritesJUnitAndHtmlMatchingTheJsonReport) {
   const std::string json = Tmp() + "/nb.json", junit = Tmp() + "/nb.xml",
                     html = Tmp() + "/nb.html";
   Result r = Crashenum(std::string("check ") + kNoBarrier +
-                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none"
+                       " --oracle=ext4-fsck --from-mark=mkfs --torn=none --prune=none"
                        " --drop-at-most=1 -q --json=" + json +
                        " --junit=" + junit + " --html=" + html);
   ASSERT_EQ(r.exit_code, 1) << r.output;

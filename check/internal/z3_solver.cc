@@ -1,0 +1,104 @@
+// SatSolver on Z3's C++ API. Z3 reports errors by throwing z3::exception;
+// every call into Z3 is made inside Guard(), which turns one into a Status.
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "check/internal/sat_solver.h"
+#include "z3++.h"
+
+namespace crashenum {
+namespace internal_check {
+namespace {
+
+template <typename F>
+absl::Status Guard(const char* what, F&& f) {
+  try {
+    f();
+    return absl::OkStatus();
+  } catch (const z3::exception& e) {
+    return absl::InternalError(absl::StrCat("Z3 ", what, ": ", e.msg()));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("Z3 ", what, ": out of memory"));
+  }
+}
+
+class Z3Solver : public SatSolver {
+ public:
+  // The plain SAT core: no tactic set-up on each incremental check.
+  Z3Solver() : solver_(context_, z3::solver::simple()) {}
+
+  uint32_t NewVar() override {
+    const uint32_t v = static_cast<uint32_t>(vars_.size());
+    // A failure here is deferred to the next Solve().
+    absl::Status s = Guard("creating a variable", [&] {
+      vars_.push_back(context_.bool_const(absl::StrCat("v", v).c_str()));
+    });
+    if (!s.ok()) {
+      if (deferred_.ok()) deferred_ = s;
+      vars_.push_back(context_.bool_val(false));
+    }
+    return v;
+  }
+
+  void AddClause(const std::vector<Literal>& clause) override {
+    absl::Status s = Guard("adding a clause", [&] {
+      z3::expr_vector lits(context_);
+      for (const Literal& l : clause) {
+        lits.push_back(l.negated ? !vars_[l.var] : vars_[l.var]);
+      }
+      solver_.add(lits.empty() ? context_.bool_val(false) : z3::mk_or(lits));
+    });
+    if (!s.ok() && deferred_.ok()) deferred_ = s;
+  }
+
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> Solve(
+      uint32_t num_vars) override {
+    if (!deferred_.ok()) return deferred_;
+    std::optional<std::vector<uint8_t>> out;
+    std::string unknown;
+    absl::Status s = Guard("solving", [&] {
+      const z3::check_result r = solver_.check();
+      if (r == z3::unsat) return;
+      if (r == z3::unknown) {
+        unknown = solver_.reason_unknown();
+        if (unknown.empty()) unknown = "unknown";
+        return;
+      }
+      z3::model m = solver_.get_model();
+      std::vector<uint8_t> values(num_vars, 0);
+      for (uint32_t v = 0; v < num_vars; ++v) {
+        values[v] = m.eval(vars_[v], true).is_true() ? 1 : 0;
+      }
+      out = std::move(values);
+    });
+    if (!s.ok()) return s;
+    if (!unknown.empty()) {
+      return absl::InternalError(absl::StrCat("Z3 gave up: ", unknown));
+    }
+    return out;
+  }
+
+ private:
+  z3::context context_;
+  z3::solver solver_;
+  std::vector<z3::expr> vars_;
+  absl::Status deferred_;
+};
+
+}  // namespace
+
+bool SatSolver::Available() { return true; }
+
+absl::StatusOr<std::unique_ptr<SatSolver>> SatSolver::Create() {
+  std::unique_ptr<SatSolver> out;
+  absl::Status s =
+      Guard("starting", [&] { out = std::make_unique<Z3Solver>(); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace internal_check
+}  // namespace crashenum
