@@ -370,7 +370,7 @@ TEST(ConvertE2eTest, InfoAndCheckAgreeOnTheConvertedTrace) {
       const std::string json = Tmp() + "/agree.json";
       Result c = Crashenum("check " + trace + " " + oracle +
                            " --from-mark=mkfs --torn=none --drop-at-most=1 -q "
-                           "-j 1 --json=" + json);
+                           "--prune=none --json=" + json);
       EXPECT_TRUE(c.exit_code == 0 || c.exit_code == 1) << c.output;
       std::vector<nlohmann::json> lines = JsonLines(json);
       for (nlohmann::json& line : lines) {
