@@ -193,15 +193,31 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
   for (const std::string& p : scratch) std::remove(p.c_str());
 }
 
-// The plan of a check. State spaces are built when needed and dropped
-// after: one of a long trace holds every unit its durable writes cover.
+// Approximate heap bytes of a state space.
+uint64_t SpaceBytes(const StateSpace& s) {
+  uint64_t n = s.op_states().size() + 48 * s.optional_ops().size() +
+               sizeof(FixedUnit) * s.fixed().size() +
+               64 * s.slots().size() + 48 * s.vars().size();
+  for (const Slot& slot : s.slots()) n += sizeof(Candidate) * slot.candidates.size();
+  return n;
+}
+
+// State spaces kept from planning for the run, up to this many bytes; the
+// others are built again when needed and dropped after (one of a long trace
+// holds every unit its durable writes cover).
+constexpr uint64_t kKeptSpaceBytes = uint64_t{128} << 20;
+
+// The plan of a check.
 struct Prepared {
   const CheckOptions* options = nullptr;
   std::unique_ptr<UnitHashes> hashes;
   std::vector<uint32_t> events;  // per crash point
   std::vector<PointPlan> plan;
+  std::vector<std::shared_ptr<const StateSpace>> kept;  // per point, or null
+  uint64_t kept_bytes = 0;
 
   absl::StatusOr<std::shared_ptr<const StateSpace>> Space(size_t i) const {
+    if (i < kept.size() && kept[i] != nullptr) return kept[i];
     ASSIGN_OR_RETURN(std::unique_ptr<StateSpace> s,
                      StateSpace::Build(*hashes, events[i], options->model));
     return std::shared_ptr<const StateSpace>(std::move(s));
@@ -229,6 +245,13 @@ absl::StatusOr<Prepared> Prepare(const Trace& trace,
     }
     plan.count = CountStates(*space, options.enumerate);
     p.plan.push_back(std::move(plan));
+    const uint64_t bytes = SpaceBytes(*space);
+    if (p.kept_bytes + bytes <= kKeptSpaceBytes) {
+      p.kept_bytes += bytes;
+      p.kept.push_back(std::move(space));
+    } else {
+      p.kept.push_back(nullptr);
+    }
   }
   return p;
 }

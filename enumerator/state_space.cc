@@ -151,22 +151,22 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     }
   }
 
-  // Candidates of every unit a possible write covers.
-  absl::flat_hash_map<uint64_t, std::vector<RawCandidate>> by_unit;
+  // Candidates of every unit a possible write covers, by unit, each unit's
+  // in op order (a stable sort of entries made in op order).
+  std::vector<std::pair<uint64_t, RawCandidate>> entries;
   for (uint32_t i = 0; i < ops.size(); ++i) {
     if (state[i] == OpState::kAbsent) continue;
     const uint32_t dev = ops[i].device;
     const uint64_t first = hashes.first_unit(i);
     const uint32_t n = hashes.num_units(i);
     for (uint32_t k = 0; k < n; ++k) {
-      by_unit[UnitHashes::GlobalUnit(dev, first + k)].push_back(
-          RawCandidate{i, k, state[i] == OpState::kDurable || forced[i] != 0});
+      entries.push_back(
+          {UnitHashes::GlobalUnit(dev, first + k),
+           RawCandidate{i, k, state[i] == OpState::kDurable || forced[i] != 0}});
     }
   }
-  std::vector<uint64_t> units;
-  units.reserve(by_unit.size());
-  for (const auto& [u, c] : by_unit) units.push_back(u);
-  std::sort(units.begin(), units.end());
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
 
   auto hb = [&](uint32_t a, uint32_t b) {
     return trace.complete_event(a) < trace.submit_event(b);
@@ -177,8 +177,13 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     where[o].assign(s->optional_[o].num_units, {-1, -1});
   }
 
-  for (uint64_t g : units) {
-    std::vector<RawCandidate>& raw = by_unit[g];  // already in op order
+  std::vector<RawCandidate> raw;
+  for (size_t e = 0; e < entries.size();) {
+    const uint64_t g = entries[e].first;
+    raw.clear();
+    for (; e < entries.size() && entries[e].first == g; ++e) {
+      raw.push_back(entries[e].second);
+    }
     const uint32_t dev = static_cast<uint32_t>(g >> 44);
     const uint64_t unit = g & ((uint64_t{1} << 44) - 1);
     // Without ModelOptions::fold, units with an optional version keep every
