@@ -215,11 +215,15 @@ struct Prepared {
   std::vector<PointPlan> plan;
   std::vector<std::shared_ptr<const StateSpace>> kept;  // per point, or null
   uint64_t kept_bytes = 0;
+  // Planning, checking and counting each ask for the points in order.
+  std::unique_ptr<SpaceBuilder> builder;
 
-  absl::StatusOr<std::shared_ptr<const StateSpace>> Space(size_t i) const {
+  absl::StatusOr<std::shared_ptr<const StateSpace>> Space(size_t i) {
     if (i < kept.size() && kept[i] != nullptr) return kept[i];
-    ASSIGN_OR_RETURN(std::unique_ptr<StateSpace> s,
-                     StateSpace::Build(*hashes, events[i], options->model));
+    if (builder == nullptr) {
+      builder = std::make_unique<SpaceBuilder>(*hashes, options->model);
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<StateSpace> s, builder->Build(events[i]));
     return std::shared_ptr<const StateSpace>(std::move(s));
   }
 };

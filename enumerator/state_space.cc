@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
 
 namespace crashenum {
 
@@ -95,31 +96,38 @@ Hash128 UnitHashes::BaseContent(uint32_t device, uint64_t unit) const {
 // ---------------------------------------------------------------------------
 // StateSpace
 
-namespace {
-
-struct RawCandidate {
+// A version of a unit at a crash point: durable (or taken as persisted), or
+// optional.
+struct StateSpace::RawCandidate {
   uint32_t op;
   uint32_t unit_in_op;
   bool durable;
 };
 
-}  // namespace
+// What assembling a space keeps between its units.
+struct StateSpace::Assembly {
+  std::vector<int32_t> optional_index;  // per op: into optional_, or -1
+  std::vector<uint8_t> forced;          // per op: taken as persisted
+  // (optional op index, unit in op) -> (slot, candidate), for variables.
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> where;
+  // Scratch space of AddUnit.
+  std::vector<RawCandidate> live;
+  std::vector<Hash128> rel;
+};
 
-absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
-    const UnitHashes& hashes, uint32_t event, const ModelOptions& options) {
+std::unique_ptr<StateSpace> StateSpace::Begin(const UnitHashes& hashes,
+                                              uint32_t event,
+                                              const ModelOptions& options,
+                                              Durability durability,
+                                              Assembly& a) {
   const Trace& trace = hashes.trace();
-  if (event > trace.events().size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "crash point e", event, " lies past the end of the trace (",
-        trace.events().size(), " events)"));
-  }
   std::unique_ptr<StateSpace> s(new StateSpace(hashes, event, options));
-  s->durability_ = DurabilityAt(trace, event, options.discard);
+  s->durability_ = std::move(durability);
   const auto& state = s->durability_.state;
   const auto& ops = trace.ops();
 
   // Optional ops and their canonical bits.
-  std::vector<int32_t> optional_index(ops.size(), -1);
+  a.optional_index.assign(ops.size(), -1);
   for (uint32_t i = 0; i < ops.size(); ++i) {
     if (state[i] != OpState::kOptional) continue;
     OptionalOp o;
@@ -128,28 +136,216 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     o.num_units = hashes.num_units(i);
     o.unit_var.assign(o.num_units, -1);
     s->num_bits_ += o.num_units;
-    optional_index[i] = static_cast<int32_t>(s->optional_.size());
+    a.optional_index[i] = static_cast<int32_t>(s->optional_.size());
     s->optional_.push_back(std::move(o));
   }
 
   // --oracle-reads=metadata: optional writes taken as persisted.
-  std::vector<uint8_t> forced(ops.size(), 0);
+  a.forced.assign(ops.size(), 0);
   if (options.metadata_only) {
     for (uint32_t i = 0; i < ops.size(); ++i) {
-      forced[i] = state[i] == OpState::kOptional &&
-                  ops[i].kind == OpKind::kWrite && (ops[i].flags & kMeta) == 0;
+      a.forced[i] = state[i] == OpState::kOptional &&
+                    ops[i].kind == OpKind::kWrite &&
+                    (ops[i].flags & kMeta) == 0;
     }
     // What the preflush of a persisted write covers persisted too.
     for (bool changed = true; changed;) {
       changed = false;
       for (const PreflushConstraint& pc : s->durability_.constraints) {
-        if (!forced[pc.write]) continue;
+        if (!a.forced[pc.write]) continue;
         for (uint32_t c : pc.covered) {
-          if (!forced[c]) forced[c] = 1, changed = true;
+          if (!a.forced[c]) a.forced[c] = 1, changed = true;
         }
       }
     }
   }
+  a.where.resize(s->optional_.size());
+  for (size_t o = 0; o < s->optional_.size(); ++o) {
+    a.where[o].assign(s->optional_[o].num_units, {-1, -1});
+  }
+  return s;
+}
+
+void StateSpace::AddUnit(uint64_t g, const std::vector<RawCandidate>& raw,
+                         Assembly& a) {
+  const Trace& trace = hashes_.trace();
+  auto hb = [&](uint32_t x, uint32_t y) {
+    return trace.complete_event(x) < trace.submit_event(y);
+  };
+  const uint32_t dev = static_cast<uint32_t>(g >> 44);
+  const uint64_t unit = g & ((uint64_t{1} << 44) - 1);
+  // Without ModelOptions::fold, units with an optional version keep every
+  // version.
+  bool has_optional = false;
+  for (const RawCandidate& c : raw) has_optional |= !c.durable;
+  const bool fold_unit = options_.fold || !has_optional;
+  // Drop versions that happen before a durable version: they never show.
+  std::vector<RawCandidate>& live = a.live;
+  live.clear();
+  for (const RawCandidate& c : raw) {
+    bool hidden = false;
+    for (const RawCandidate& d : raw) {
+      if (fold_unit && d.durable && hb(c.op, d.op)) {
+        hidden = true;
+        break;
+      }
+    }
+    if (!hidden) live.push_back(c);
+  }
+  std::vector<Hash128>& rel = a.rel;
+  rel.clear();
+  for (const RawCandidate& c : live)
+    rel.push_back(hashes_.rel(c.op, c.unit_in_op));
+  bool chain = true;
+  for (size_t i = 0; i + 1 < live.size(); ++i) {
+    chain &= hb(live[i].op, live[i + 1].op);
+  }
+  if (chain && fold_unit) {
+    // An optional version with the same bytes as every version below it
+    // (and as the base, when nothing durable is below) never changes the
+    // image: fold it.
+    Hash128 floor;  // the base
+    size_t keep = 0;
+    bool uniform = true;
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (live[i].durable) floor = rel[i];  // only live[0] can be durable
+      const bool fold = uniform && !live[i].durable && rel[i] == floor;
+      uniform &= rel[i] == floor;
+      if (fold) continue;
+      live[keep] = live[i];
+      rel[keep] = rel[i];
+      ++keep;
+    }
+    live.resize(keep);
+    rel.resize(keep);
+    if (live.empty()) return;  // every version shows the base bytes
+  }
+  bool all_same = true;
+  size_t num_durable = 0;
+  for (size_t i = 0; i < live.size(); ++i) {
+    all_same &= rel[i] == rel.front();
+    num_durable += live[i].durable;
+  }
+  const bool any_durable = num_durable > 0;
+  const bool any_optional = num_durable < live.size();
+  const bool constant = all_same && (any_durable || rel.front().IsZero());
+  if (fold_unit && (constant || (!any_optional && num_durable == 1))) {
+    FixedUnit f;
+    f.device = dev;
+    f.unit = unit;
+    if (!rel.front().IsZero() || any_durable) {
+      f.op = live.front().op;
+      f.unit_in_op = live.front().unit_in_op;
+      fixed_hash_ ^= rel.front();
+    }
+    if (f.op != UINT32_MAX || !rel.front().IsZero()) fixed_.push_back(f);
+    return;
+  }
+  Slot slot;
+  slot.device = dev;
+  slot.unit = unit;
+  const uint32_t slot_index = static_cast<uint32_t>(slots_.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    Candidate c;
+    c.op = live[i].op;
+    c.unit_in_op = live[i].unit_in_op;
+    c.rel = rel[i];
+    if (!live[i].durable) {
+      const int32_t o = a.optional_index[c.op];
+      c.bit = optional_[o].first_bit + c.unit_in_op;
+      a.where[o][c.unit_in_op] = {static_cast<int32_t>(slot_index),
+                                  static_cast<int32_t>(i)};
+    }
+    slot.candidates.push_back(c);
+  }
+  const size_t n = slot.candidates.size();
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (!hb(slot.candidates[i].op, slot.candidates[i + 1].op)) {
+      slot.chain = false;
+    }
+  }
+  if (!slot.chain) {
+    has_non_chain_ = true;
+    slot.hb.assign(n * n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < n; ++j) {
+        slot.hb[i * n + j] =
+            hb(slot.candidates[i].op, slot.candidates[j].op) ? 1 : 0;
+      }
+    }
+  }
+  slots_.push_back(std::move(slot));
+}
+
+void StateSpace::Finish(Assembly& a) {
+  // Variables, in canonical bit order.
+  for (size_t o = 0; o < optional_.size(); ++o) {
+    OptionalOp& op = optional_[o];
+    int32_t whole_var = -1;
+    for (uint32_t k = 0; k < op.num_units; ++k) {
+      const auto [slot, cand] = a.where[o][k];
+      if (slot < 0) continue;
+      int32_t v;
+      if (options_.torn || whole_var < 0) {
+        v = static_cast<int32_t>(vars_.size());
+        vars_.push_back(Variable{static_cast<uint32_t>(o), {}});
+        op.vars.push_back(static_cast<uint32_t>(v));
+        if (!options_.torn) whole_var = v;
+      } else {
+        v = whole_var;
+      }
+      vars_[v].units.push_back(
+          {static_cast<uint32_t>(slot), static_cast<uint32_t>(cand)});
+      op.unit_var[k] = v;
+    }
+  }
+
+  // A PREFLUSH write whose units are all folded still decides whether what
+  // its preflush covers must persist: give it a variable of its own that
+  // controls no unit.
+  for (const PreflushConstraint& pc : durability_.constraints) {
+    OptionalOp& op = optional_[a.optional_index[pc.write]];
+    if (!op.vars.empty() || a.forced[pc.write]) continue;
+    const uint32_t v = static_cast<uint32_t>(vars_.size());
+    vars_.push_back(
+        Variable{static_cast<uint32_t>(a.optional_index[pc.write]), {}});
+    op.vars.push_back(v);
+  }
+  for (const PreflushConstraint& pc : durability_.constraints) {
+    VarConstraint vc;
+    vc.write_vars = optional_[a.optional_index[pc.write]].vars;
+    for (uint32_t c : pc.covered) {
+      const auto& v = optional_[a.optional_index[c]].vars;
+      vc.covered_vars.insert(vc.covered_vars.end(), v.begin(), v.end());
+    }
+    if (vc.write_vars.empty() || vc.covered_vars.empty()) continue;
+    std::sort(vc.covered_vars.begin(), vc.covered_vars.end());
+    constraints_.push_back(std::move(vc));
+  }
+}
+
+namespace {
+
+absl::Status CheckEvent(const Trace& trace, uint32_t event) {
+  if (event > trace.events().size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "crash point e", event, " lies past the end of the trace (",
+        trace.events().size(), " events)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
+    const UnitHashes& hashes, uint32_t event, const ModelOptions& options) {
+  const Trace& trace = hashes.trace();
+  RETURN_IF_ERROR(CheckEvent(trace, event));
+  Assembly a;
+  std::unique_ptr<StateSpace> s = Begin(
+      hashes, event, options, DurabilityAt(trace, event, options.discard), a);
+  const auto& state = s->durability_.state;
+  const auto& ops = trace.ops();
 
   // Candidates of every unit a possible write covers, by unit, each unit's
   // in op order (a stable sort of entries made in op order).
@@ -159,24 +355,15 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     const uint32_t dev = ops[i].device;
     const uint64_t first = hashes.first_unit(i);
     const uint32_t n = hashes.num_units(i);
+    const bool durable = state[i] == OpState::kDurable || a.forced[i] != 0;
     for (uint32_t k = 0; k < n; ++k) {
-      entries.push_back(
-          {UnitHashes::GlobalUnit(dev, first + k),
-           RawCandidate{i, k, state[i] == OpState::kDurable || forced[i] != 0}});
+      entries.push_back({UnitHashes::GlobalUnit(dev, first + k),
+                         RawCandidate{i, k, durable}});
     }
   }
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-
-  auto hb = [&](uint32_t a, uint32_t b) {
-    return trace.complete_event(a) < trace.submit_event(b);
-  };
-  // (optional op index, unit in op) -> (slot, candidate), for variables.
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> where(s->optional_.size());
-  for (size_t o = 0; o < s->optional_.size(); ++o) {
-    where[o].assign(s->optional_[o].num_units, {-1, -1});
-  }
-
+  std::stable_sort(
+      entries.begin(), entries.end(),
+      [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<RawCandidate> raw;
   for (size_t e = 0; e < entries.size();) {
     const uint64_t g = entries[e].first;
@@ -184,152 +371,176 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
     for (; e < entries.size() && entries[e].first == g; ++e) {
       raw.push_back(entries[e].second);
     }
-    const uint32_t dev = static_cast<uint32_t>(g >> 44);
-    const uint64_t unit = g & ((uint64_t{1} << 44) - 1);
-    // Without ModelOptions::fold, units with an optional version keep every
-    // version.
-    bool has_optional = false;
-    for (const RawCandidate& c : raw) has_optional |= !c.durable;
-    const bool fold_unit = options.fold || !has_optional;
-    // Drop versions that happen before a durable version: they never show.
-    std::vector<RawCandidate> live;
-    for (const RawCandidate& c : raw) {
-      bool hidden = false;
-      for (const RawCandidate& d : raw) {
-        if (fold_unit && d.durable && hb(c.op, d.op)) {
-          hidden = true;
-          break;
-        }
-      }
-      if (!hidden) live.push_back(c);
+    s->AddUnit(g, raw, a);
+  }
+  s->Finish(a);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// SpaceBuilder
+
+SpaceBuilder::SpaceBuilder(const UnitHashes& hashes,
+                           const ModelOptions& options)
+    : hashes_(hashes), options_(options) {
+  Restart();
+}
+
+SpaceBuilder::~SpaceBuilder() = default;
+
+void SpaceBuilder::Restart() {
+  tracker_ =
+      std::make_unique<DurabilityTracker>(hashes_.trace(), options_.discard);
+  next_event_ = 0;
+  merged_.assign(hashes_.trace().ops().size(), 0);
+  listed_.assign(hashes_.trace().ops().size(), 0);
+  units_.clear();
+  ops_.clear();
+  optional_.clear();
+}
+
+std::vector<std::pair<uint64_t, uint32_t>> SpaceBuilder::NewUnits(
+    OpState wanted, std::vector<uint8_t>& seen) const {
+  const auto& state = tracker_->state();
+  std::vector<std::pair<uint64_t, uint32_t>> out;
+  for (uint32_t i = 0; i < state.size(); ++i) {
+    if (state[i] != wanted || seen[i]) continue;
+    seen[i] = 1;
+    const uint64_t first = hashes_.first_unit(i);
+    const uint32_t n = hashes_.num_units(i);
+    const uint32_t dev = hashes_.trace().ops()[i].device;
+    for (uint32_t k = 0; k < n; ++k) {
+      out.push_back({UnitHashes::GlobalUnit(dev, first + k), i});
     }
-    std::vector<Hash128> rel;
-    for (const RawCandidate& c : live) rel.push_back(hashes.rel(c.op, c.unit_in_op));
-    bool chain = true;
-    for (size_t i = 0; i + 1 < live.size(); ++i) {
-      chain &= hb(live[i].op, live[i + 1].op);
-    }
-    if (chain && fold_unit) {
-      // An optional version with the same bytes as every version below it
-      // (and as the base, when nothing durable is below) never changes the
-      // image: fold it.
-      Hash128 floor;  // the base
-      size_t keep = 0;
-      bool uniform = true;
-      for (size_t i = 0; i < live.size(); ++i) {
-        if (live[i].durable) floor = rel[i];  // only live[0] can be durable
-        const bool fold = uniform && !live[i].durable && rel[i] == floor;
-        uniform &= rel[i] == floor;
-        if (fold) continue;
-        live[keep] = live[i];
-        rel[keep] = rel[i];
-        ++keep;
-      }
-      live.resize(keep);
-      rel.resize(keep);
-      if (live.empty()) continue;  // every version shows the base bytes
-    }
-    bool all_same = true;
-    size_t num_durable = 0;
-    for (size_t i = 0; i < live.size(); ++i) {
-      all_same &= rel[i] == rel.front();
-      num_durable += live[i].durable;
-    }
-    const bool any_durable = num_durable > 0;
-    const bool any_optional = num_durable < live.size();
-    const bool constant =
-        all_same && (any_durable || rel.front().IsZero());
-    if (fold_unit && (constant || (!any_optional && num_durable == 1))) {
-      FixedUnit f;
-      f.device = dev;
-      f.unit = unit;
-      if (!rel.front().IsZero() || any_durable) {
-        f.op = live.front().op;
-        f.unit_in_op = live.front().unit_in_op;
-        s->fixed_hash_ ^= rel.front();
-      }
-      if (f.op != UINT32_MAX || !rel.front().IsZero()) s->fixed_.push_back(f);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void SpaceBuilder::MergeDurable() {
+  const Trace& trace = hashes_.trace();
+  std::vector<std::pair<uint64_t, uint32_t>> fresh =
+      NewUnits(OpState::kDurable, merged_);
+  if (fresh.empty()) return;
+  auto hb = [&](uint32_t x, uint32_t y) {
+    return trace.complete_event(x) < trace.submit_event(y);
+  };
+  std::vector<uint64_t> units;
+  std::vector<uint32_t> ops;
+  units.reserve(units_.size() + fresh.size());
+  ops.reserve(units_.size() + fresh.size());
+  std::vector<uint32_t> group;
+  size_t i = 0, j = 0;
+  while (i < units_.size() || j < fresh.size()) {
+    const uint64_t g =
+        j == fresh.size() || (i < units_.size() && units_[i] < fresh[j].first)
+            ? units_[i]
+            : fresh[j].first;
+    group.clear();
+    for (; i < units_.size() && units_[i] == g; ++i) group.push_back(ops_[i]);
+    const size_t old = group.size();
+    for (; j < fresh.size() && fresh[j].first == g; ++j)
+      group.push_back(fresh[j].second);
+    if (old == 0 && group.size() == 1) {
+      units.push_back(g);
+      ops.push_back(group[0]);
       continue;
     }
-    Slot slot;
-    slot.device = dev;
-    slot.unit = unit;
-    const uint32_t slot_index = static_cast<uint32_t>(s->slots_.size());
-    for (size_t i = 0; i < live.size(); ++i) {
-      Candidate c;
-      c.op = live[i].op;
-      c.unit_in_op = live[i].unit_in_op;
-      c.rel = rel[i];
-      if (!live[i].durable) {
-        const int32_t o = optional_index[c.op];
-        c.bit = s->optional_[o].first_bit + c.unit_in_op;
-        where[o][c.unit_in_op] = {static_cast<int32_t>(slot_index),
-                                  static_cast<int32_t>(i)};
-      }
-      slot.candidates.push_back(c);
+    std::inplace_merge(group.begin(), group.begin() + old, group.end());
+    // Keep the versions no other durable version of the unit hides.
+    for (uint32_t c : group) {
+      bool hidden = false;
+      for (uint32_t d : group) hidden |= hb(c, d);
+      if (hidden) continue;
+      units.push_back(g);
+      ops.push_back(c);
     }
-    const size_t n = slot.candidates.size();
-    for (size_t i = 0; i + 1 < n; ++i) {
-      if (!hb(slot.candidates[i].op, slot.candidates[i + 1].op)) {
-        slot.chain = false;
-      }
-    }
-    if (!slot.chain) {
-      s->has_non_chain_ = true;
-      slot.hb.assign(n * n, 0);
-      for (size_t i = 0; i < n; ++i) {
-        for (size_t j = 0; j < n; ++j) {
-          slot.hb[i * n + j] =
-              hb(slot.candidates[i].op, slot.candidates[j].op) ? 1 : 0;
-        }
-      }
-    }
-    s->slots_.push_back(std::move(slot));
   }
+  units_ = std::move(units);
+  ops_ = std::move(ops);
+}
 
-  // Variables, in canonical bit order.
-  for (size_t o = 0; o < s->optional_.size(); ++o) {
-    OptionalOp& op = s->optional_[o];
-    int32_t whole_var = -1;
-    for (uint32_t k = 0; k < op.num_units; ++k) {
-      const auto [slot, cand] = where[o][k];
-      if (slot < 0) continue;
-      int32_t v;
-      if (options.torn || whole_var < 0) {
-        v = static_cast<int32_t>(s->vars_.size());
-        s->vars_.push_back(Variable{static_cast<uint32_t>(o), {}});
-        op.vars.push_back(static_cast<uint32_t>(v));
-        if (!options.torn) whole_var = v;
+void SpaceBuilder::MergeOptional() {
+  const Trace& trace = hashes_.trace();
+  const auto& state = tracker_->state();
+  std::vector<std::pair<uint64_t, uint32_t>> fresh =
+      NewUnits(OpState::kOptional, listed_);
+  // Ops only leave the optional state to become durable.
+  optional_.erase(std::remove_if(optional_.begin(), optional_.end(),
+                                 [&](const auto& e) {
+                                   return state[e.second] != OpState::kOptional;
+                                 }),
+                  optional_.end());
+  if (fresh.empty()) return;
+  const size_t old = optional_.size();
+  optional_.insert(optional_.end(), fresh.begin(), fresh.end());
+  std::inplace_merge(optional_.begin(), optional_.begin() + old,
+                     optional_.end());
+}
+
+absl::StatusOr<std::unique_ptr<StateSpace>> SpaceBuilder::Build(
+    uint32_t event) {
+  const Trace& trace = hashes_.trace();
+  RETURN_IF_ERROR(CheckEvent(trace, event));
+  if (!options_.fold) return StateSpace::Build(hashes_, event, options_);
+  if (event < next_event_) Restart();
+  while (next_event_ < event) tracker_->Apply(next_event_++);
+  MergeDurable();
+
+  using RawCandidate = StateSpace::RawCandidate;
+  StateSpace::Assembly a;
+  std::unique_ptr<StateSpace> s = StateSpace::Begin(
+      hashes_, event, options_,
+      Durability{tracker_->state(), tracker_->Constraints()}, a);
+
+  MergeOptional();
+  const std::vector<std::pair<uint64_t, uint32_t>>& entries = optional_;
+
+  constexpr uint64_t kUnitMask = (uint64_t{1} << 44) - 1;
+  auto durable = [&](size_t i) {
+    const uint32_t op = ops_[i];
+    return RawCandidate{
+        op,
+        static_cast<uint32_t>((units_[i] & kUnitMask) - hashes_.first_unit(op)),
+        true};
+  };
+  std::vector<RawCandidate> raw;
+  size_t i = 0, j = 0;
+  while (i < units_.size() || j < entries.size()) {
+    const uint64_t g = j == entries.size() || (i < units_.size() &&
+                                               units_[i] < entries[j].first)
+                           ? units_[i]
+                           : entries[j].first;
+    const bool one_durable = i < units_.size() && units_[i] == g &&
+                             (i + 1 == units_.size() || units_[i + 1] != g) &&
+                             (j == entries.size() || entries[j].first != g);
+    if (one_durable) {
+      // The common case: what AddUnit makes of a lone durable version.
+      const RawCandidate c = durable(i++);
+      s->fixed_.push_back(FixedUnit{static_cast<uint32_t>(g >> 44),
+                                    g & kUnitMask, c.op, c.unit_in_op});
+      s->fixed_hash_ ^= hashes_.rel(c.op, c.unit_in_op);
+      continue;
+    }
+    // Both lists are in op order within the unit: merge them.
+    raw.clear();
+    while ((i < units_.size() && units_[i] == g) ||
+           (j < entries.size() && entries[j].first == g)) {
+      const bool take_durable = i < units_.size() && units_[i] == g &&
+                                (j == entries.size() || entries[j].first != g ||
+                                 ops_[i] < entries[j].second);
+      if (take_durable) {
+        raw.push_back(durable(i++));
       } else {
-        v = whole_var;
+        const uint32_t op = entries[j++].second;
+        raw.push_back(RawCandidate{
+            op, static_cast<uint32_t>((g & kUnitMask) - hashes_.first_unit(op)),
+            a.forced[op] != 0});
       }
-      s->vars_[v].units.push_back(
-          {static_cast<uint32_t>(slot), static_cast<uint32_t>(cand)});
-      op.unit_var[k] = v;
     }
+    s->AddUnit(g, raw, a);
   }
-
-  // A PREFLUSH write whose units are all folded still decides whether what
-  // its preflush covers must persist: give it a variable of its own that
-  // controls no unit.
-  for (const PreflushConstraint& pc : s->durability_.constraints) {
-    OptionalOp& op = s->optional_[optional_index[pc.write]];
-    if (!op.vars.empty() || forced[pc.write]) continue;
-    const uint32_t v = static_cast<uint32_t>(s->vars_.size());
-    s->vars_.push_back(Variable{static_cast<uint32_t>(optional_index[pc.write]), {}});
-    op.vars.push_back(v);
-  }
-  for (const PreflushConstraint& pc : s->durability_.constraints) {
-    VarConstraint vc;
-    vc.write_vars = s->optional_[optional_index[pc.write]].vars;
-    for (uint32_t c : pc.covered) {
-      const auto& v = s->optional_[optional_index[c]].vars;
-      vc.covered_vars.insert(vc.covered_vars.end(), v.begin(), v.end());
-    }
-    if (vc.write_vars.empty() || vc.covered_vars.empty()) continue;
-    std::sort(vc.covered_vars.begin(), vc.covered_vars.end());
-    s->constraints_.push_back(std::move(vc));
-  }
+  s->Finish(a);
   return s;
 }
 

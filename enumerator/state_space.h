@@ -199,8 +199,22 @@ class StateSpace {
       uint32_t s, const std::vector<uint8_t>& persisted) const;
 
  private:
+  friend class SpaceBuilder;
+  struct RawCandidate;
+  struct Assembly;
+
   StateSpace(const UnitHashes& hashes, uint32_t event, ModelOptions options)
       : hashes_(hashes), event_(event), options_(options) {}
+  // Assembly in three steps: the ops' states and optional ops; each unit a
+  // possible write covers, in unit order, with its versions in op order;
+  // the variables and constraints.
+  static std::unique_ptr<StateSpace> Begin(const UnitHashes& hashes,
+                                           uint32_t event,
+                                           const ModelOptions& options,
+                                           Durability durability, Assembly& a);
+  void AddUnit(uint64_t global_unit, const std::vector<RawCandidate>& raw,
+               Assembly& a);
+  void Finish(Assembly& a);
 
   const UnitHashes& hashes_;
   uint32_t event_;
@@ -214,6 +228,50 @@ class StateSpace {
   Hash128 fixed_hash_;
   uint32_t num_bits_ = 0;
   bool has_non_chain_ = false;
+};
+
+// Builds the spaces of crash points asked for in increasing event order, each
+// exactly what StateSpace::Build makes, without going over every write of
+// the trace for each: it keeps, from one point to the next, the durability of
+// every op and, per unit, the durable versions no other durable version
+// hides. A space then costs the units its durable and possible writes cover
+// and the events and ops since the last one, with no sort of the whole
+// trace. A point before the last one asked for starts over from the first
+// event; without ModelOptions::fold every space is built from scratch.
+// Not thread-safe; the spaces it returns do not depend on it.
+class SpaceBuilder {
+ public:
+  SpaceBuilder(const UnitHashes& hashes, const ModelOptions& options);
+  ~SpaceBuilder();
+  SpaceBuilder(const SpaceBuilder&) = delete;
+  SpaceBuilder& operator=(const SpaceBuilder&) = delete;
+
+  // Same contract as StateSpace::Build.
+  absl::StatusOr<std::unique_ptr<StateSpace>> Build(uint32_t event);
+
+ private:
+  void Restart();
+  // Adds the ops that became durable to units_/ops_.
+  void MergeDurable();
+  // Brings optional_ up to the tracker's state.
+  void MergeOptional();
+  // (global unit, op) of every unit of the ops in state `wanted` not yet
+  // marked in `seen`, ascending; marks them.
+  std::vector<std::pair<uint64_t, uint32_t>> NewUnits(
+      OpState wanted, std::vector<uint8_t>& seen) const;
+
+  const UnitHashes& hashes_;
+  ModelOptions options_;
+  std::unique_ptr<DurabilityTracker> tracker_;
+  uint32_t next_event_ = 0;      // the tracker has applied events before it
+  std::vector<uint8_t> merged_;  // per op: durable and in units_/ops_
+  // The durable versions no other durable version hides, by global unit
+  // (UnitHashes::GlobalUnit), each unit's in op order.
+  std::vector<uint64_t> units_;
+  std::vector<uint32_t> ops_;
+  std::vector<uint8_t> listed_;  // per op: was optional, in optional_
+  // (global unit, op) of every unit of an optional op, ascending.
+  std::vector<std::pair<uint64_t, uint32_t>> optional_;
 };
 
 }  // namespace crashenum

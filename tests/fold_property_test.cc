@@ -203,6 +203,7 @@ Generated GenTrace() {
               {{3, false}, {rewrite ? 3 : 1, true}})) {
         op.flags |= kFua;
       }
+      if (*rc::gen::arbitrary<bool>()) op.flags |= kMeta;
       op.data = b.Own(data);
       absl::StrAppend(&desc, " ", FlagsToString(op.flags), " data ",
                       Letters(data));
@@ -652,6 +653,125 @@ Outcome AtEnd(const Trace& trace, bool fold, bool torn = true) {
 //   Unfolded: sector 0 is the chain [op0, op1 durable, op2], a durable
 //   version in the middle. Variables: op0 x 2, op2 = 3; states 8.
 // Images: sector 0 'b' or 'c', sector 1 '0' or 'a' (2 chars per sector).
+// ---------------------------------------------------------------------------
+// SpaceBuilder builds what StateSpace::Build builds
+
+// Where two spaces differ, or "".
+std::string SpaceDiff(const StateSpace& a, const StateSpace& b) {
+  if (a.event() != b.event()) return "event";
+  if (a.op_states() != b.op_states()) return "op states";
+  if (a.preflush().size() != b.preflush().size()) return "preflush";
+  for (size_t i = 0; i < a.preflush().size(); ++i) {
+    if (a.preflush()[i].write != b.preflush()[i].write ||
+        a.preflush()[i].covered != b.preflush()[i].covered) {
+      return absl::StrCat("preflush constraint ", i);
+    }
+  }
+  if (a.num_bits() != b.num_bits()) return "number of bits";
+  if (a.fixed_hash() != b.fixed_hash()) return "hash of the fixed units";
+  if (a.has_non_chain() != b.has_non_chain()) return "has_non_chain";
+  if (a.optional_ops().size() != b.optional_ops().size()) return "optional ops";
+  for (size_t i = 0; i < a.optional_ops().size(); ++i) {
+    const OptionalOp& x = a.optional_ops()[i];
+    const OptionalOp& y = b.optional_ops()[i];
+    if (x.op != y.op || x.first_bit != y.first_bit ||
+        x.num_units != y.num_units || x.unit_var != y.unit_var ||
+        x.vars != y.vars) {
+      return absl::StrCat("optional op ", i);
+    }
+  }
+  if (a.fixed().size() != b.fixed().size()) {
+    return absl::StrCat(a.fixed().size(), " vs ", b.fixed().size(),
+                        " fixed units");
+  }
+  for (size_t i = 0; i < a.fixed().size(); ++i) {
+    const FixedUnit& x = a.fixed()[i];
+    const FixedUnit& y = b.fixed()[i];
+    if (x.device != y.device || x.unit != y.unit || x.op != y.op ||
+        x.unit_in_op != y.unit_in_op) {
+      return absl::StrCat("fixed unit ", i);
+    }
+  }
+  if (a.slots().size() != b.slots().size()) {
+    return absl::StrCat(a.slots().size(), " vs ", b.slots().size(), " slots");
+  }
+  for (size_t i = 0; i < a.slots().size(); ++i) {
+    const Slot& x = a.slots()[i];
+    const Slot& y = b.slots()[i];
+    bool same = x.device == y.device && x.unit == y.unit &&
+                x.chain == y.chain && x.hb == y.hb &&
+                x.candidates.size() == y.candidates.size();
+    for (size_t k = 0; same && k < x.candidates.size(); ++k) {
+      const Candidate& p = x.candidates[k];
+      const Candidate& q = y.candidates[k];
+      same = p.op == q.op && p.unit_in_op == q.unit_in_op && p.bit == q.bit &&
+             p.rel == q.rel;
+    }
+    if (!same) return absl::StrCat("slot ", i, " (unit ", x.unit, ")");
+  }
+  if (a.vars().size() != b.vars().size()) return "number of variables";
+  for (size_t i = 0; i < a.vars().size(); ++i) {
+    if (a.vars()[i].optional_op != b.vars()[i].optional_op ||
+        a.vars()[i].units != b.vars()[i].units) {
+      return absl::StrCat("variable ", i);
+    }
+  }
+  if (a.constraints().size() != b.constraints().size()) return "constraints";
+  for (size_t i = 0; i < a.constraints().size(); ++i) {
+    if (a.constraints()[i].write_vars != b.constraints()[i].write_vars ||
+        a.constraints()[i].covered_vars != b.constraints()[i].covered_vars) {
+      return absl::StrCat("constraint ", i);
+    }
+  }
+  return "";
+}
+
+// Every point in order, then a random earlier one (the builder starts over),
+// and on from it: each space equals StateSpace::Build's.
+RC_GTEST_PROP(SpaceBuilderProperty, BuildsWhatBuildBuilds, ()) {
+  Generated g = GenTrace();
+  RC_LOG() << "trace:\n" << g.text;
+  const Trace& trace = g.trace;
+  const uint32_t unit = *rc::gen::element(0u, 256u);
+  for (const Config& c : AllConfigs(unit)) {
+    for (bool metadata_only : {false, true}) {
+      ModelOptions m;
+      m.atomic_unit = c.atomic_unit;
+      m.torn = c.torn;
+      m.discard = c.discard;
+      m.metadata_only = metadata_only;
+      absl::StatusOr<std::unique_ptr<UnitHashes>> h =
+          UnitHashes::Build(trace, c.atomic_unit);
+      RC_ASSERT(h.ok());
+      SpaceBuilder builder(**h, m);
+      const uint32_t n = static_cast<uint32_t>(trace.events().size());
+      std::vector<uint32_t> points;
+      for (uint32_t p = 0; p <= n; ++p) {
+        if (*rc::gen::weightedElement<bool>({{3, true}, {1, false}})) {
+          points.push_back(p);
+        }
+      }
+      const uint32_t back = *rc::gen::inRange<uint32_t>(0, n + 1);
+      for (uint32_t p = back; p <= n; ++p) points.push_back(p);
+      for (uint32_t p : points) {
+        absl::StatusOr<std::unique_ptr<StateSpace>> built = builder.Build(p);
+        absl::StatusOr<std::unique_ptr<StateSpace>> direct =
+            StateSpace::Build(**h, p, m);
+        RC_ASSERT(built.ok());
+        RC_ASSERT(direct.ok());
+        const std::string diff = SpaceDiff(**built, **direct);
+        if (!diff.empty()) {
+          RC_FAIL(absl::StrCat("crash point e", p, " with ", ToString(c),
+                               metadata_only ? " --oracle-reads=metadata" : "",
+                               ": the builder's space differs in ", diff));
+        }
+      }
+      RC_ASSERT(builder.Build(n + 1).status().code() ==
+                absl::StatusCode::kInvalidArgument);
+    }
+  }
+}
+
 TEST(FoldRegression, HiddenBehindDurableWrite) {
   Script s(2);
   s.Write(0, 2, 'a');
