@@ -30,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 
 extern char** environ;
 
@@ -199,6 +200,122 @@ int EnterNetworkNamespace() {
   return errno;
 }
 
+// Network namespaces for children, made once and lent to one child at a
+// time: making one per child costs the kernel milliseconds, mostly in tearing
+// it down after the child. Each is held by descriptors of this process (and,
+// when it lives in a user namespace made for it, that one's too); they are
+// closed with the process. Process-wide, never destroyed.
+class NetworkNamespaces {
+ public:
+  struct Lease {
+    int net = -1;
+    int user = -1;  // >= 0: join this user namespace first
+  };
+
+  static NetworkNamespaces& Get() {
+    static NetworkNamespaces* const pool = new NetworkNamespaces;
+    return *pool;
+  }
+
+  // A namespace no running child has, made when none is free; net < 0 when
+  // none can be made (the child then tries unshare(2) itself, and says so
+  // when that fails too).
+  Lease Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        Lease l = free_.back();
+        free_.pop_back();
+        return l;
+      }
+      if (cannot_make_) return Lease{};
+    }
+    Lease l = Make();
+    if (l.net < 0) {
+      absl::MutexLock lock(&mu_);
+      cannot_make_ = true;
+    }
+    return l;
+  }
+
+  void Release(Lease l) {
+    if (l.net < 0) return;
+    absl::MutexLock lock(&mu_);
+    free_.push_back(l);
+  }
+
+ private:
+  // A helper process enters a new namespace the way a child would
+  // (EnterNetworkNamespace); its namespaces are opened, and it is killed.
+  static Lease Make() {
+    int report_pipe[2];
+    if (pipe2(report_pipe, O_CLOEXEC) != 0) return Lease{};
+    Fd report_read(report_pipe[0]), report_write(report_pipe[1]);
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) return Lease{};
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(1);
+      int32_t report[2] = {0, 0};
+      if (unshare(CLONE_NEWNET) != 0) {
+        report[0] = errno;
+        if (errno == EPERM || errno == EINVAL) {
+          report[0] = unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0 ? 0 : errno;
+          report[1] = 1;
+        }
+      }
+      ssize_t ignored = write(report_write.get(), report, sizeof(report));
+      (void)ignored;
+      if (report[0] != 0) _exit(1);
+      while (true) pause();
+    }
+    report_write.Reset();
+    int32_t report[2] = {-1, 0};
+    ssize_t n;
+    do {
+      n = read(report_read.get(), report, sizeof(report));
+    } while (n < 0 && errno == EINTR);
+    Lease l;
+    if (n == static_cast<ssize_t>(sizeof(report)) && report[0] == 0) {
+      l.net = open(absl::StrCat("/proc/", pid, "/ns/net").c_str(),
+                   O_RDONLY | O_CLOEXEC);
+      if (l.net >= 0 && report[1] == 1) {
+        l.user = open(absl::StrCat("/proc/", pid, "/ns/user").c_str(),
+                      O_RDONLY | O_CLOEXEC);
+        if (l.user < 0) {
+          close(l.net);
+          l.net = -1;
+        }
+      }
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return l;
+  }
+
+  absl::Mutex mu_;
+  std::vector<Lease> free_ ABSL_GUARDED_BY(mu_);
+  bool cannot_make_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Gives a lease back when the run is over (the child reaped, its group
+// killed).
+class NetworkLease {
+ public:
+  explicit NetworkLease(bool wanted)
+      : lease_(wanted ? NetworkNamespaces::Get().Acquire()
+                      : NetworkNamespaces::Lease{}) {}
+  ~NetworkLease() { NetworkNamespaces::Get().Release(lease_); }
+  NetworkLease(const NetworkLease&) = delete;
+  NetworkLease& operator=(const NetworkLease&) = delete;
+  const NetworkNamespaces::Lease& get() const { return lease_; }
+
+ private:
+  NetworkNamespaces::Lease lease_;
+};
+
 // Everything the child needs, prepared before fork(): after it, the child
 // may not allocate.
 struct ChildPlan {
@@ -214,6 +331,8 @@ struct ChildPlan {
   bool new_mount_namespace = false;
   int join_mount_namespace = -1;
   bool new_network_namespace = false;
+  // When new_network_namespace: a namespace to join, or net < 0.
+  NetworkNamespaces::Lease network;
 };
 
 // Runs in the forked child: only async-signal-safe calls from here on.
@@ -253,8 +372,14 @@ struct ChildPlan {
     fail(kJoinMountNamespace);
   }
   if (plan.new_network_namespace) {
-    if (int err = EnterNetworkNamespace(); err != 0) {
-      report(kNoNetworkNamespace, err);
+    const NetworkNamespaces::Lease& n = plan.network;
+    const bool joined = n.net >= 0 &&
+                        (n.user < 0 || setns(n.user, CLONE_NEWUSER) == 0) &&
+                        setns(n.net, CLONE_NEWNET) == 0;
+    if (!joined) {
+      if (int err = EnterNetworkNamespace(); err != 0) {
+        report(kNoNetworkNamespace, err);
+      }
     }
   }
   if (plan.cwd != nullptr && chdir(plan.cwd) != 0) fail(kChdir);
@@ -621,6 +746,9 @@ absl::StatusOr<SubprocessResult> RunSubprocess(
   plan.new_mount_namespace = options.new_mount_namespace;
   plan.join_mount_namespace = options.mount_namespace_fd;
   plan.new_network_namespace = options.new_network_namespace;
+  // Held until the child was reaped and its group killed.
+  NetworkLease network(options.new_network_namespace);
+  plan.network = network.get();
 
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork failed", errno);

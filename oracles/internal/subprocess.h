@@ -50,11 +50,16 @@ struct SubprocessOptions {
   std::optional<uint64_t> max_file_size;
   std::optional<uint64_t> max_address_space;
 
-  // A network namespace of its own for the child (only a loopback interface,
-  // down): unshare(CLONE_NEWNET), or without the privilege for that
-  // unshare(CLONE_NEWUSER | CLONE_NEWNET) with no user mapped. When neither
-  // can be made the child runs in this process's network namespace and
-  // SubprocessResult::network_isolated says so; the run never fails for it.
+  // A network namespace for the child that no other running child of this
+  // process shares (only a loopback interface, down, as made): namespaces are
+  // made with unshare(CLONE_NEWNET), or without the privilege for that
+  // unshare(CLONE_NEWUSER | CLONE_NEWNET) with no user mapped, and reused by
+  // later runs once the child was reaped (making one per run costs the
+  // kernel milliseconds). So what a child changes in it (bringing the
+  // loopback up), or a process that left the child's group, is still there
+  // for a later run. When none can be made the child runs in this process's
+  // network namespace and SubprocessResult::network_isolated says so; the
+  // run never fails for it.
   bool new_network_namespace = false;
 
   // A mount namespace of its own for the child: a copy of this process's in

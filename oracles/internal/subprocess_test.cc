@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -351,6 +352,12 @@ std::vector<std::string> Interfaces(const std::string& proc_net_dev) {
 
 bool IsRoot() { return geteuid() == 0; }
 
+std::string ReadLink(const std::string& path) {
+  char buf[256];
+  ssize_t n = readlink(path.c_str(), buf, sizeof(buf));
+  return n < 0 ? "" : std::string(buf, n);
+}
+
 // Whether /proc/self/mountinfo of this process mentions `text`.
 bool MountinfoHas(const std::string& text) {
   std::ifstream in("/proc/self/mountinfo");
@@ -381,6 +388,45 @@ TEST(SubprocessTest, NewNetworkNamespaceHasOnlyLoopback) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->network_isolated);
   EXPECT_EQ(Interfaces(r->output), Interfaces(text));
+}
+
+// Concurrent children never share a network namespace; later runs reuse
+// them, never this process's.
+TEST(SubprocessTest, ConcurrentChildrenHaveTheirOwnNetworkNamespace) {
+  SubprocessOptions options = Quick();
+  options.new_network_namespace = true;
+  const std::string own = ReadLink("/proc/self/ns/net");
+  for (int round = 0; round < 3; ++round) {
+    constexpr int kThreads = 4;
+    std::vector<std::string> ns(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        // Each holds its namespace until every one has started.
+        absl::StatusOr<SubprocessResult> r =
+            RunShellCommand("readlink /proc/self/ns/net; sleep 0.3", options);
+        if (!r.ok() || r->exit_code != 0 || !r->network_isolated) {
+          ns[t] = absl::StrCat("failed: ",
+                               r.ok() ? r->output : r.status().ToString());
+        } else {
+          ns[t] = std::string(absl::StripAsciiWhitespace(r->output));
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    if (!IsRoot() && absl::StartsWith(ns[0], "failed")) {
+      GTEST_SKIP() << "skipped: no network namespace can be made here "
+                      "without root";
+    }
+    std::set<std::string> distinct;
+    for (const std::string& n : ns) {
+      ASSERT_THAT(n, StartsWith("net:[")) << n;
+      EXPECT_NE(n, own);
+      distinct.insert(n);
+    }
+    EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads)) << round;
+  }
+  ExpectNoChildren();
 }
 
 // Without the privilege for a network namespace (as nobody), the child gets
