@@ -63,7 +63,7 @@ measure() {
   done
   wait "$pid" || true
   local points wall max_kib
-  points=$(grep -o '^[0-9]* crash points' "$work/out.txt" | cut -d' ' -f1)
+  points=$(awk '$2 == "crash" && $3 == "points," { print $1; exit }' "$work/out.txt")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$work/time.txt")
   max_kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time.txt")
   echo "| $(($(stat -c %s "$log") >> 20)) MiB | -j $jobs | ${points:-?} | $wall |" \

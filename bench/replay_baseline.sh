@@ -101,13 +101,17 @@ baseline() {
   done
 }
 
-# One crashenum run with extra options "$@"; sets check_states,
-# check_failures and check_runs.
+# One crashenum run with extra options "$@"; sets check_rc.
 check() {
-  local rc=0
+  check_rc=0
   "$crashenum" check "$trace" --oracle=ext4-fsck "${model[@]}" -j 1 -q \
-    --json="$work/check.json" "$@" >/dev/null 2>&1 || rc=$?
-  [ "$rc" -le 1 ] || fail "crashenum check $* exited $rc"
+    --json="$work/check.json" "$@" >/dev/null 2>&1 || check_rc=$?
+}
+
+# Reads the report of the last check; sets check_states, check_failures and
+# check_runs.
+report() {
+  [ "$check_rc" -le 1 ] || fail "crashenum check $* exited $check_rc"
   check_states=$(jq -r 'select(.summary) | .summary.states' "$work/check.json")
   check_failures=$(jq -r 'select(.summary) | .summary.failures' "$work/check.json")
   check_runs=$(jq -r 'select(.summary) | .summary.oracle_runs' "$work/check.json")
@@ -121,8 +125,10 @@ t_base=() t_check=() t_none=()
 for ((r = 0; r < runs; ++r)); do
   s=$(now); baseline; t_base+=($(($(now) - s)))
   s=$(now); check; t_check+=($(($(now) - s)))
+  report
   runs_default=$check_runs
   s=$(now); check --prune=none; t_none+=($(($(now) - s)))
+  report --prune=none
 done
 
 [ "$check_states" -eq "${#limits[@]}" ] ||

@@ -39,11 +39,14 @@ size_t HeapInUse() {
 }
 
 absl::Status Run(const std::string& path, uint64_t every, bool torn) {
-  ASSIGN_OR_RETURN(Trace trace, ReadTrace(path, ReadOptions{}));
   size_t before = HeapInUse();
+  ASSIGN_OR_RETURN(Trace trace, ReadTrace(path, ReadOptions{}));
+  const size_t trace_heap = HeapInUse() - before;
+  before = HeapInUse();
   ASSIGN_OR_RETURN(std::unique_ptr<UnitHashes> hashes, UnitHashes::Build(trace, 0));
-  std::printf("trace: %zu ops, %zu events; unit hashes: %.1f MiB\n",
-              trace.ops().size(), trace.events().size(),
+  std::printf("trace: %zu ops, %zu events, %.1f MiB of heap; unit hashes: "
+              "%.1f MiB\n",
+              trace.ops().size(), trace.events().size(), MiB(trace_heap),
               MiB(HeapInUse() - before));
   ASSIGN_OR_RETURN(std::vector<CrashPoint> points,
                    FindCrashPoints(trace, CrashPointOptions{}));
