@@ -205,7 +205,7 @@ uint64_t SpaceBytes(const StateSpace& s) {
 // State spaces kept from planning for the run, up to this many bytes; the
 // others are built again when needed and dropped after (one of a long trace
 // holds every unit its durable writes cover).
-constexpr uint64_t kKeptSpaceBytes = uint64_t{128} << 20;
+constexpr uint64_t kKeptSpaceBytes = uint64_t{16} << 20;
 
 // The plan of a check.
 struct Prepared {

@@ -1,6 +1,8 @@
 #include "core/sparse_file.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,20 +40,50 @@ absl::Status WriteAll(int fd, const char* p, size_t n, off_t off,
   return absl::OkStatus();
 }
 
+// Whether copy_file_range(2) cannot copy between these files at all (another
+// file system on an older kernel, or a file system without it).
+bool CannotCopyInKernel(int err) {
+  return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP ||
+         err == ENOTSUP;
+}
+
 absl::Status CopyRanges(int src, absl::string_view src_name, int dst,
                         const std::string& dst_name) {
   struct stat st;
   if (::fstat(src, &st) != 0) return IoError(errno, "cannot stat", src_name);
+  // A file system with shared extents (XFS, Btrfs) clones the file at once.
+  if (::ioctl(dst, FICLONE, src) == 0) return absl::OkStatus();
   if (::ftruncate(dst, st.st_size) != 0) {
     return IoError(errno, "cannot size", dst_name);
   }
-  std::string buf(1 << 20, '\0');
+  std::string buf;
+  bool in_kernel = true;
   off_t pos = 0;
   while (pos < st.st_size) {
     off_t data = ::lseek(src, pos, SEEK_DATA);
     if (data < 0) break;  // ENXIO: only a hole remains
     off_t hole = ::lseek(src, data, SEEK_HOLE);
     if (hole < 0) hole = st.st_size;
+    // In the kernel first: no copy through this process.
+    for (off_t off = data; in_kernel && off < hole;) {
+      loff_t in = off, out = off;
+      ssize_t got = ::copy_file_range(src, &in, dst, &out,
+                                      static_cast<size_t>(hole - off), 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && CannotCopyInKernel(errno) && off == data) {
+        in_kernel = false;
+        break;
+      }
+      if (got < 0) return IoError(errno, "cannot copy to", dst_name);
+      if (got == 0) return IoError(EIO, "cannot read", src_name);
+      off += got;
+      if (off == hole) data = hole;
+    }
+    if (data == hole) {
+      pos = hole;
+      continue;
+    }
+    if (buf.empty()) buf.assign(1 << 20, '\0');
     for (off_t off = data; off < hole;) {
       size_t n = static_cast<size_t>(std::min<off_t>(hole - off, buf.size()));
       ssize_t got = ::pread(src, buf.data(), n, off);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -96,40 +97,68 @@ absl::Status Materializer::WriteUnit(uint32_t device, uint64_t unit,
     content = zeros_.data();
   }
   ++last_written_;
+  released_after_ += ub;
   return WriteAll(fds_[device], content, ub, off, paths_[device]);
 }
 
 absl::Status Materializer::Apply(const StateSpace& space, const Resolution& r) {
   const UnitHashes& h = space.hashes();
-  std::vector<absl::flat_hash_map<uint64_t, const char*>> target(fds_.size());
   auto content = [&](uint32_t op, uint32_t k) -> const char* {
     const char* b = h.bytes(op, k);
     return b == nullptr ? &kZeroTag : b;
   };
+  // The units showing something other than the base, per device by unit:
+  // the fixed units, then the slots' versions, each sorted and merged.
+  std::vector<std::vector<std::pair<uint64_t, const char*>>> target(
+      fds_.size());
   for (const FixedUnit& f : space.fixed()) {
     if (f.op == UINT32_MAX) continue;
-    target[f.device][f.unit] = content(f.op, f.unit_in_op);
+    target[f.device].push_back({f.unit, content(f.op, f.unit_in_op)});
   }
+  std::vector<size_t> fixed_end(fds_.size());
+  for (size_t d = 0; d < fds_.size(); ++d) fixed_end[d] = target[d].size();
   const auto& slots = space.slots();
   for (size_t s = 0; s < slots.size(); ++s) {
     const int32_t v = r.slot_version[s];
     if (v < 0) continue;
     const Candidate& c = slots[s].candidates[v];
-    target[slots[s].device][slots[s].unit] = content(c.op, c.unit_in_op);
+    target[slots[s].device].push_back(
+        {slots[s].unit, content(c.op, c.unit_in_op)});
   }
+  auto by_unit = [](const auto& a, const auto& b) { return a.first < b.first; };
   last_written_ = 0;
   for (uint32_t d = 0; d < fds_.size(); ++d) {
-    for (const auto& [unit, cur] : current_[d]) {
-      if (!target[d].contains(unit)) {
-        RETURN_IF_ERROR(WriteUnit(d, unit, nullptr));
+    auto& t = target[d];
+    const auto mid = t.begin() + static_cast<ptrdiff_t>(fixed_end[d]);
+    // A space lists both in unit order already.
+    if (!std::is_sorted(t.begin(), mid, by_unit))
+      std::sort(t.begin(), mid, by_unit);
+    if (!std::is_sorted(mid, t.end(), by_unit))
+      std::sort(mid, t.end(), by_unit);
+    std::inplace_merge(t.begin(), mid, t.end(), by_unit);
+    const auto& cur = current_[d];
+    size_t i = 0, j = 0;
+    while (i < cur.size() || j < t.size()) {
+      if (j == t.size() || (i < cur.size() && cur[i].first < t[j].first)) {
+        RETURN_IF_ERROR(WriteUnit(d, cur[i++].first, nullptr));  // back to base
+      } else if (i == cur.size() || t[j].first < cur[i].first) {
+        RETURN_IF_ERROR(WriteUnit(d, t[j].first, t[j].second));
+        ++j;
+      } else {
+        if (cur[i].second != t[j].second) {
+          RETURN_IF_ERROR(WriteUnit(d, t[j].first, t[j].second));
+        }
+        ++i;
+        ++j;
       }
     }
-    for (const auto& [unit, want] : target[d]) {
-      auto it = current_[d].find(unit);
-      if (it != current_[d].end() && it->second == want) continue;
-      RETURN_IF_ERROR(WriteUnit(d, unit, want));
-    }
-    current_[d] = std::move(target[d]);
+    current_[d] = std::move(t);
+  }
+  // The units were written from the trace's mapped data: let those pages go
+  // from time to time, or a long trace's data ends up resident here.
+  if (released_after_ >= kReleaseBytes) {
+    h.trace().ReleaseDataPages();
+    released_after_ = 0;
   }
   return absl::OkStatus();
 }

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "enumerator/state_space.h"
 
@@ -48,10 +48,14 @@ class Materializer {
   const UnitHashes& hashes_;
   std::vector<std::string> paths_;
   std::vector<int> fds_;
-  // Per device: unit -> content it holds (absent: the base content).
-  std::vector<absl::flat_hash_map<uint64_t, const char*>> current_;
+  // Per device: (unit, content it holds) by unit; units not listed hold the
+  // base content.
+  std::vector<std::vector<std::pair<uint64_t, const char*>>> current_;
   std::string zeros_;
   uint64_t last_written_ = 0;
+  // Bytes written since the trace's data pages were last released.
+  static constexpr uint64_t kReleaseBytes = uint64_t{32} << 20;
+  uint64_t released_after_ = 0;
 };
 
 // Writes the image of one state to `paths` from scratch (materialize).

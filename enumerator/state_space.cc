@@ -514,6 +514,22 @@ absl::StatusOr<std::unique_ptr<StateSpace>> SpaceBuilder::Build(
     const bool one_durable = i < units_.size() && units_[i] == g &&
                              (i + 1 == units_.size() || units_[i + 1] != g) &&
                              (j == entries.size() || entries[j].first != g);
+    const bool one_optional =
+        j < entries.size() && entries[j].first == g &&
+        (j + 1 == entries.size() || entries[j + 1].first != g) &&
+        (i == units_.size() || units_[i] != g);
+    if (one_optional) {
+      // A lone optional version that shows the base (a discard of a unit
+      // never written, say): AddUnit would fold it, unless it is taken as
+      // persisted.
+      const uint32_t op = entries[j].second;
+      const uint32_t k =
+          static_cast<uint32_t>((g & kUnitMask) - hashes_.first_unit(op));
+      if (!a.forced[op] && hashes_.rel(op, k).IsZero()) {
+        ++j;
+        continue;
+      }
+    }
     if (one_durable) {
       // The common case: what AddUnit makes of a lone durable version.
       const RawCandidate c = durable(i++);
