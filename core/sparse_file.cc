@@ -103,7 +103,12 @@ absl::Status CopyRanges(int src, absl::string_view src_name, int dst,
 
 absl::Status CopySparse(int src_fd, absl::string_view src_name,
                         const std::string& dst) {
-  int fd = ::open(dst.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A new file rather than a truncated one: truncating a file with unwritten
+  // pages waits for them to be written back (ext4's auto_da_alloc).
+  if (::unlink(dst.c_str()) != 0 && errno != ENOENT) {
+    return IoError(errno, "cannot replace", dst);
+  }
+  int fd = ::open(dst.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return IoError(errno, "cannot create", dst);
   absl::Status s = CopyRanges(src_fd, src_name, fd, dst);
   if (::close(fd) != 0 && s.ok()) s = IoError(errno, "cannot close", dst);

@@ -9,7 +9,8 @@
 
 namespace crashenum {
 
-// Writes `dst` (created or truncated, mode 0644) with the size and content of
+// Writes `dst` as a new file (mode 0644; an existing one is unlinked first, so
+// whoever has it open keeps the old contents) with the size and content of
 // the open file `src_fd` (named `src_name` in errors), copying only its data
 // ranges (SEEK_DATA/SEEK_HOLE), so holes stay holes. Reads with pread: the
 // file offset of `src_fd` is not used. Errors: ResourceExhausted for a full
