@@ -188,6 +188,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       absl::MutexLock lock(&p.mu);
       --p.in_flight;
     }
+    job.space.reset();  // not kept while waiting for the next job
   }
   for (const std::string& p : pristine) std::remove(p.c_str());
   for (const std::string& p : scratch) std::remove(p.c_str());

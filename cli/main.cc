@@ -1,4 +1,5 @@
 // crashenum: a deterministic crash-consistency model checker.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -41,6 +42,11 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   using namespace crashenum::internal_cli;  // NOLINT
+  // A long trace's crash points each allocate and drop lists of millions of
+  // units. Blocks of 1 MiB and more come from the kernel and go back to it;
+  // glibc would otherwise raise this threshold after each such free and keep
+  // the next ones in a heap that only grows.
+  ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
   // Under `bazel run`, resolve paths against the directory it was run from.
   if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY")) {
     if (::chdir(dir) != 0) {

@@ -97,6 +97,10 @@ class Trace {
 
   // Advises the kernel that the mapped trace data is not needed for now.
   void ReleaseDataPages() const;
+  // Readers that go through the mapped data call ReleaseDataPages (or release
+  // what they passed) after about this many bytes, so a long trace's data
+  // does not stay resident.
+  static constexpr uint64_t kReleaseBytes = uint64_t{32} << 20;
 
  private:
   friend class TraceBuilder;

@@ -108,9 +108,18 @@ absl::Status Materializer::Apply(const StateSpace& space, const Resolution& r) {
     return b == nullptr ? &kZeroTag : b;
   };
   // The units showing something other than the base, per device by unit:
-  // the fixed units, then the slots' versions, each sorted and merged.
-  std::vector<std::vector<std::pair<uint64_t, const char*>>> target(
-      fds_.size());
+  // the fixed units, then the slots' versions, each sorted and merged. The
+  // lists of the last image but one are reused: a long trace's hold millions
+  // of units, and allocating them anew for each image scatters the heap.
+  std::vector<std::vector<std::pair<uint64_t, const char*>>>& target = spare_;
+  target.resize(fds_.size());
+  std::vector<size_t> sizes(fds_.size());
+  for (const FixedUnit& f : space.fixed()) ++sizes[f.device];
+  for (const Slot& slot : space.slots()) ++sizes[slot.device];
+  for (size_t d = 0; d < fds_.size(); ++d) {
+    target[d].clear();
+    target[d].reserve(sizes[d]);
+  }
   for (const FixedUnit& f : space.fixed()) {
     if (f.op == UINT32_MAX) continue;
     target[f.device].push_back({f.unit, content(f.op, f.unit_in_op)});
@@ -152,11 +161,11 @@ absl::Status Materializer::Apply(const StateSpace& space, const Resolution& r) {
         ++j;
       }
     }
-    current_[d] = std::move(t);
+    std::swap(current_[d], t);
   }
   // The units were written from the trace's mapped data: let those pages go
   // from time to time, or a long trace's data ends up resident here.
-  if (released_after_ >= kReleaseBytes) {
+  if (released_after_ >= Trace::kReleaseBytes) {
     h.trace().ReleaseDataPages();
     released_after_ = 0;
   }

@@ -51,10 +51,11 @@ class Materializer {
   // Per device: (unit, content it holds) by unit; units not listed hold the
   // base content.
   std::vector<std::vector<std::pair<uint64_t, const char*>>> current_;
+  // Apply's lists, kept for their capacity.
+  std::vector<std::vector<std::pair<uint64_t, const char*>>> spare_;
   std::string zeros_;
   uint64_t last_written_ = 0;
   // Bytes written since the trace's data pages were last released.
-  static constexpr uint64_t kReleaseBytes = uint64_t{32} << 20;
   uint64_t released_after_ = 0;
 };
 

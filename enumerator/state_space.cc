@@ -51,10 +51,16 @@ absl::StatusOr<std::unique_ptr<UnitHashes>> UnitHashes::Build(
   }
   h->offset_[ops.size()] = total;
   h->hashes_.resize(total);
+  uint64_t hashed = 0;  // bytes since the data pages were last released
   for (size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
     if (op.kind == OpKind::kFlush) continue;
     const uint64_t ub = h->unit_bytes_[op.device];
+    if (op.kind == OpKind::kWrite) hashed += op.data.size();
+    if (hashed >= Trace::kReleaseBytes) {
+      trace.ReleaseDataPages();
+      hashed = 0;
+    }
     const uint32_t n = h->num_units(static_cast<uint32_t>(i));
     const uint64_t first = h->first_unit(static_cast<uint32_t>(i));
     for (uint32_t k = 0; k < n; ++k) {
@@ -505,6 +511,7 @@ absl::StatusOr<std::unique_ptr<StateSpace>> SpaceBuilder::Build(
         true};
   };
   std::vector<RawCandidate> raw;
+  s->fixed_.reserve(units_.size() + entries.size());
   size_t i = 0, j = 0;
   while (i < units_.size() || j < entries.size()) {
     const uint64_t g = j == entries.size() || (i < units_.size() &&

@@ -121,11 +121,16 @@ struct Slot {
 };
 
 struct FixedUnit {
-  uint32_t device = 0;
-  uint64_t unit = 0;
+  FixedUnit() : device(0), unit(0) {}
+  FixedUnit(uint32_t device, uint64_t unit, uint32_t op, uint32_t unit_in_op)
+      : device(device), unit(unit), op(op), unit_in_op(unit_in_op) {}
+  // 16 bytes: a long trace's space holds millions.
+  uint64_t device : 20;
+  uint64_t unit : 44;        // as in UnitHashes::GlobalUnit
   uint32_t op = UINT32_MAX;  // UINT32_MAX: the base content
   uint32_t unit_in_op = 0;
 };
+static_assert(sizeof(FixedUnit) == 16, "FixedUnit grew");
 
 struct OptionalOp {
   uint32_t op = 0;

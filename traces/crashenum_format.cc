@@ -60,10 +60,6 @@ using internal_traces::kSubmitSize;
 using internal_traces::LoadLittleEndian;
 using internal_traces::RecordTypeName;
 
-// Data checked since the last release of its pages before they are released
-// (the checksums read every data byte once).
-constexpr uint64_t kReleaseBytes = uint64_t{32} << 20;
-
 // A TraceBuilder error as the InvalidArgument of bad input.
 absl::Status AsInvalid(const absl::Status& status) {
   if (status.ok()) return status;
@@ -194,7 +190,8 @@ class RecordScanner {
     }
     offset_ += kRecordHeaderSize + length;
     ++index_;
-    if (offset_ - released_ >= kReleaseBytes) Release(offset_);
+    // The checksums read every data byte once.
+    if (offset_ - released_ >= Trace::kReleaseBytes) Release(offset_);
     *record = r;
     return true;
   }

@@ -220,8 +220,8 @@ absl::StatusOr<Trace> ReadDmLogWrites(const std::string& path,
                                       DmLogInfo* info) {
   ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapped, MappedFile::Open(path));
   TraceBuilder builder("dm-log-writes", path);
-  const absl::string_view file =
-      builder.AdoptFile(std::move(mapped)).contents();
+  const MappedFile& adopted = builder.AdoptFile(std::move(mapped));
+  const absl::string_view file = adopted.contents();
 
   if (file.size() < kSuperFieldsSize) {
     return SuperBlockError(
@@ -272,6 +272,7 @@ absl::StatusOr<Trace> ReadDmLogWrites(const std::string& path,
                    path);
 
   uint64_t offset = ss;
+  uint64_t released = 0;  // pages before this offset were released
   uint64_t index = 0;
   for (; index < nr_entries; ++index) {
     const uint64_t left = file.size() - offset;
@@ -288,6 +289,11 @@ absl::StatusOr<Trace> ReadDmLogWrites(const std::string& path,
     RETURN_IF_ERROR(AddEntry(entry, index, &builder),
                     EntryContext(path, index, offset));
     offset += entry.size;
+    // Only headers are read, but the kernel maps the data pages around them.
+    if (offset - released >= Trace::kReleaseBytes) {
+      adopted.DontNeed(released, offset - released);
+      released = offset;
+    }
   }
 
   // Entries past nr_entries: valid ones are counted (and read with
@@ -304,6 +310,7 @@ absl::StatusOr<Trace> ReadDmLogWrites(const std::string& path,
     ++extra;
     offset += entry->size;
   }
+  adopted.DontNeed(0, offset);
 
   if (options.device_size_bytes != 0) {
     RETURN_IF_ERROR(
