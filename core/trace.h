@@ -100,7 +100,7 @@ class Trace {
   // Readers that go through the mapped data call ReleaseDataPages (or release
   // what they passed) after about this many bytes, so a long trace's data
   // does not stay resident.
-  static constexpr uint64_t kReleaseBytes = uint64_t{32} << 20;
+  static constexpr uint64_t kReleaseBytes = uint64_t{16} << 20;
 
  private:
   friend class TraceBuilder;
