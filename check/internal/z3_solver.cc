@@ -1,10 +1,14 @@
 // SatSolver on Z3's C++ API. Z3 reports errors by throwing z3::exception;
 // every call into Z3 is made inside Guard(), which turns one into a Status.
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "check/internal/sat_solver.h"
 #include "z3++.h"
 
@@ -25,10 +29,58 @@ absl::Status Guard(const char* what, F&& f) {
   }
 }
 
+// Idle Z3 contexts. Making one costs about 15 ms (it allocates and clears
+// tables of several MiB), more than a whole search of a small crash point, so
+// a context outlives its solver and serves the next one. A context is used by
+// one solver at a time. Never destroyed: solvers may end during exit.
+class ContextPool {
+ public:
+  static ContextPool& Get() {
+    static ContextPool* const pool = new ContextPool;
+    return *pool;
+  }
+
+  std::unique_ptr<z3::context> Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<z3::context> c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return std::make_unique<z3::context>();
+  }
+
+  void Give(std::unique_ptr<z3::context> c) {
+    absl::MutexLock lock(&mu_);
+    idle_.push_back(std::move(c));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<z3::context>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+// A context taken from the pool, given back when this is destroyed.
+class PooledContext {
+ public:
+  PooledContext() : context_(ContextPool::Get().Take()) {}
+  ~PooledContext() { ContextPool::Get().Give(std::move(context_)); }
+  PooledContext(const PooledContext&) = delete;
+  PooledContext& operator=(const PooledContext&) = delete;
+
+  z3::context& get() { return *context_; }
+
+ private:
+  std::unique_ptr<z3::context> context_;
+};
+
 class Z3Solver : public SatSolver {
  public:
   // The plain SAT core: no tactic set-up on each incremental check.
-  Z3Solver() : solver_(context_, z3::solver::simple()) {}
+  Z3Solver()
+      : context_(pooled_.get()), solver_(context_, z3::solver::simple()) {}
 
   uint32_t NewVar() override {
     const uint32_t v = static_cast<uint32_t>(vars_.size());
@@ -82,7 +134,10 @@ class Z3Solver : public SatSolver {
   }
 
  private:
-  z3::context context_;
+  // First, so that the context goes back to the pool only after the solver
+  // and the variables below have let go of their terms.
+  PooledContext pooled_;
+  z3::context& context_;
   z3::solver solver_;
   std::vector<z3::expr> vars_;
   absl::Status deferred_;
