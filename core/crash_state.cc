@@ -15,52 +15,78 @@ size_t Bitmap::Count() const {
   return n;
 }
 
+void Bitmap::SetRange(size_t begin, size_t end) {
+  if (begin >= end) return;
+  const size_t first = begin >> 6, last = (end - 1) >> 6;
+  const uint64_t head = ~uint64_t{0} << (begin & 63);
+  const uint64_t tail = ~uint64_t{0} >> (63 - ((end - 1) & 63));
+  if (first == last) {
+    words_[first] |= head & tail;
+    return;
+  }
+  words_[first] |= head;
+  for (size_t w = first + 1; w < last; ++w) words_[w] = ~uint64_t{0};
+  words_[last] |= tail;
+}
+
+size_t Bitmap::Find(size_t from, bool value) const {
+  if (from >= num_bits_) return num_bits_;
+  const uint64_t flip = value ? 0 : ~uint64_t{0};
+  size_t w = from >> 6;
+  // Bits of word w at or after `from` that have `value`.
+  uint64_t m = (words_[w] ^ flip) & (~uint64_t{0} << (from & 63));
+  while (m == 0) {
+    if (++w == words_.size()) return num_bits_;
+    m = words_[w] ^ flip;
+  }
+  const size_t i = (w << 6) + static_cast<size_t>(__builtin_ctzll(m));
+  return i < num_bits_ ? i : num_bits_;
+}
+
 namespace {
 
+// Hex digits, most significant first; digit d holds bits 4d..4d+3.
 std::string HexBits(const Bitmap& bits) {
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t n = bits.size();
   const size_t digits = n == 0 ? 1 : (n + 3) / 4;
   std::string hex(digits, '0');
-  for (size_t d = 0; d < digits; ++d) {
-    unsigned v = 0;
-    for (size_t b = 0; b < 4; ++b) {
-      size_t i = d * 4 + b;
-      if (i < n && bits.Get(i)) v |= 1u << b;
-    }
+  const std::vector<uint64_t>& words = bits.words();
+  for (size_t d = 0; d < digits && d * 4 < n; ++d) {
+    const size_t i = d * 4;
+    unsigned v = static_cast<unsigned>(words[i >> 6] >> (i & 63)) & 0xf;
+    if (n - i < 4) v &= (1u << (n - i)) - 1;
     hex[digits - 1 - d] = kHex[v];
   }
   return hex;
 }
 
 // Alternating run lengths from bit 0, starting with a run of zeroes (which
-// may be empty): "r0.3.2" is 1,1,1,0,0.
-std::string RunBits(const Bitmap& bits) {
+// may be empty): "r0.3.2" is 1,1,1,0,0. Gives up (returns "") once the text
+// would be `limit` characters or longer.
+std::string RunBits(const Bitmap& bits, size_t limit) {
   std::string out = "r";
   bool value = false;
-  size_t run = 0;
-  bool first = true;
-  for (size_t i = 0; i < bits.size(); ++i) {
-    if (bits.Get(i) != value) {
-      absl::StrAppend(&out, first ? "" : ".", run);
-      first = false;
-      value = !value;
-      run = 0;
-    }
-    ++run;
+  size_t pos = 0;
+  for (bool first = true;; first = false) {
+    const size_t next = bits.Find(pos, !value);
+    absl::StrAppend(&out, first ? "" : ".", next - pos);
+    if (out.size() >= limit) return "";
+    if (next == bits.size()) return out;
+    pos = next;
+    value = !value;
   }
-  absl::StrAppend(&out, first ? "" : ".", run);
-  return out;
 }
 
 }  // namespace
 
 std::string StateId::ToString() const {
-  std::string hex = HexBits(bits);
-  std::string runs = RunBits(bits);
-  std::string out = absl::StrCat("e", event, "-u", unit_bytes, "-n",
-                                 bits.size(), "-",
-                                 runs.size() < hex.size() ? runs : hex);
+  // The shorter spelling; hex when they are as long.
+  const size_t hex_digits = bits.size() == 0 ? 1 : (bits.size() + 3) / 4;
+  std::string runs = RunBits(bits, hex_digits);
+  std::string out =
+      absl::StrCat("e", event, "-u", unit_bytes, "-n", bits.size(), "-",
+                   runs.empty() ? HexBits(bits) : runs);
   if (!order.empty()) absl::StrAppend(&out, "-o", absl::StrJoin(order, "."));
   return out;
 }

@@ -43,6 +43,11 @@ class Bitmap {
     }
   }
   void Flip(size_t i) { words_[i >> 6] ^= uint64_t{1} << (i & 63); }
+  // Sets bits [begin, end) to 1.
+  void SetRange(size_t begin, size_t end);
+  // The first bit at or after `from` whose value is `value`, or size() when
+  // there is none.
+  size_t Find(size_t from, bool value) const;
   size_t Count() const;
   const std::vector<uint64_t>& words() const { return words_; }
   bool operator==(const Bitmap& o) const {

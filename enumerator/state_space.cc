@@ -570,7 +570,11 @@ absl::StatusOr<std::unique_ptr<StateSpace>> SpaceBuilder::Build(
 Bitmap StateSpace::BitsFor(const std::vector<uint8_t>& var_values) const {
   Bitmap bits(num_bits_);
   for (const OptionalOp& op : optional_) {
-    bool any = op.vars.empty();
+    if (op.vars.empty()) {  // every unit persisted or folded: all set
+      bits.SetRange(op.first_bit, op.first_bit + op.num_units);
+      continue;
+    }
+    bool any = false;
     for (uint32_t v : op.vars) any |= var_values[v] != 0;
     for (uint32_t k = 0; k < op.num_units; ++k) {
       const int32_t v = op.unit_var[k];
