@@ -101,7 +101,8 @@ baseline() {
   done
 }
 
-# One crashenum run with extra options "$@"; sets check_rc.
+# One crashenum run with extra options "$@" (after -j 1, so a -j there
+# wins); sets check_rc.
 check() {
   check_rc=0
   "$crashenum" check "$trace" --oracle=ext4-fsck "${model[@]}" -j 1 -q \
@@ -121,7 +122,7 @@ now() { date +%s%N; }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 seconds() { awk -v ns="$1" 'BEGIN { printf "%.2f", ns / 1e9 }'; }
 
-t_base=() t_check=() t_none=()
+t_base=() t_check=() t_none=() t_two=()
 for ((r = 0; r < runs; ++r)); do
   s=$(now); baseline; t_base+=($(($(now) - s)))
   s=$(now); check; t_check+=($(($(now) - s)))
@@ -129,6 +130,9 @@ for ((r = 0; r < runs; ++r)); do
   runs_default=$check_runs
   s=$(now); check --prune=none; t_none+=($(($(now) - s)))
   report --prune=none
+  s=$(now); check -j 2; t_two+=($(($(now) - s)))
+  report -j 2
+  runs_two=$check_runs
 done
 
 [ "$check_states" -eq "${#limits[@]}" ] ||
@@ -139,6 +143,7 @@ done
 base=$(median "${t_base[@]}")
 chk=$(median "${t_check[@]}")
 none=$(median "${t_none[@]}")
+two=$(median "${t_two[@]}")
 echo "trace: $trace"
 echo "prefix states: ${#limits[@]} (all byte-identical to crashenum's); failing: $baseline_failures"
 echo "| run | oracle runs | wall time (median of $runs) | baseline / run |"
@@ -146,3 +151,4 @@ echo "| --- | --- | --- | --- |"
 echo "| replay from scratch + e2fsck | ${#limits[@]} | $(seconds "$base") s | 1.00 |"
 echo "| crashenum check -j 1 | $runs_default | $(seconds "$chk") s | $(awk -v a="$base" -v b="$chk" 'BEGIN { printf "%.2f", a / b }') |"
 echo "| crashenum check -j 1 --prune=none | $check_runs | $(seconds "$none") s | $(awk -v a="$base" -v b="$none" 'BEGIN { printf "%.2f", a / b }') |"
+echo "| crashenum check -j 2 | $runs_two | $(seconds "$two") s | $(awk -v a="$base" -v b="$two" 'BEGIN { printf "%.2f", a / b }') |"
