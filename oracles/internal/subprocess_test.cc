@@ -1,5 +1,6 @@
 #include "oracles/internal/subprocess.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -42,9 +43,17 @@ std::string TempDir() {
 // True once `pid` no longer runs (gone, or a zombie of some other parent).
 bool IsGone(int pid) {
   if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(stat)),
-                   std::istreambuf_iterator<char>());
+  // read(2), not a stream: a process that ends between open and read makes
+  // the read fail with ESRCH, which libstdc++'s filebuf throws as an
+  // exception.
+  const int fd =
+      open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[512];
+  const ssize_t n = read(fd, buf, sizeof(buf));
+  close(fd);
+  if (n <= 0) return true;
+  const std::string text(buf, static_cast<size_t>(n));
   size_t paren = text.rfind(')');
   return paren == std::string::npos ||
          (paren + 2 < text.size() &&
