@@ -8,7 +8,7 @@
 #
 # printing the crash points, wall time and peak RSS. A run is killed when its
 # RSS passes MAX_RSS_MIB (default 6144) or it runs longer than MAX_SECONDS
-# (default 900), so a machine shared with others is not driven out of memory;
+# (default 3600), so a machine shared with others is not driven out of memory;
 # the table then says so. Then bench/space_sizes shows where the memory goes.
 #
 #   bazel build -c opt //cli:crashenum //bench:gen_dm_log //bench:space_sizes
@@ -24,7 +24,7 @@ crashenum=${CRASHENUM:-$bin/cli/crashenum}
 gen=${GEN_DM_LOG:-$bin/bench/gen_dm_log}
 space_sizes=${SPACE_SIZES:-$bin/bench/space_sizes}
 max_rss=${MAX_RSS_MIB:-6144}
-max_seconds=${MAX_SECONDS:-900}
+max_seconds=${MAX_SECONDS:-3600}
 dir=${BENCH_DIR:-${TMPDIR:-/tmp}}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(64 256 1024)
