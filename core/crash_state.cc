@@ -45,11 +45,16 @@ size_t Bitmap::Find(size_t from, bool value) const {
 
 namespace {
 
+// How many hex digits spell `bits`: at least one.
+size_t HexDigits(const Bitmap& bits) {
+  return bits.size() == 0 ? 1 : (bits.size() + 3) / 4;
+}
+
 // Hex digits, most significant first; digit d holds bits 4d..4d+3.
 std::string HexBits(const Bitmap& bits) {
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t n = bits.size();
-  const size_t digits = n == 0 ? 1 : (n + 3) / 4;
+  const size_t digits = HexDigits(bits);
   std::string hex(digits, '0');
   const std::vector<uint64_t>& words = bits.words();
   for (size_t d = 0; d < digits && d * 4 < n; ++d) {
@@ -82,8 +87,7 @@ std::string RunBits(const Bitmap& bits, size_t limit) {
 
 std::string StateId::ToString() const {
   // The shorter spelling; hex when they are as long.
-  const size_t hex_digits = bits.size() == 0 ? 1 : (bits.size() + 3) / 4;
-  std::string runs = RunBits(bits, hex_digits);
+  std::string runs = RunBits(bits, HexDigits(bits));
   std::string out =
       absl::StrCat("e", event, "-u", unit_bytes, "-n", bits.size(), "-",
                    runs.empty() ? HexBits(bits) : runs);

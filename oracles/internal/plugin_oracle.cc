@@ -41,11 +41,7 @@ using Clock = std::chrono::steady_clock;
 // Sanitizers reserve terabytes of address space for their shadow memory:
 // in a forked child of such a build an address-space limit would make every
 // allocation fail, so none is set there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kCanLimitAddressSpace = false;
-#else
-constexpr bool kCanLimitAddressSpace = true;
-#endif
+constexpr bool kCanLimitAddressSpace = !kSanitizerBuild;
 
 constexpr size_t kMessageBytes = 4096;
 constexpr size_t kOutputBytes = 16384;  // the last bytes of output kept

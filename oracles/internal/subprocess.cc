@@ -416,12 +416,9 @@ int ChildTrampoline(void* plan) {
 // sharing its memory), nor under sanitizers (their interceptors keep
 // state the child would change).
 pid_t StartChild(const ChildPlan& plan) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  const bool share_memory = false;
-#else
-  const bool share_memory = !plan.new_network_namespace ||
-                            (plan.network.net >= 0 && plan.network.user < 0);
-#endif
+  const bool share_memory =
+      !kSanitizerBuild && (!plan.new_network_namespace ||
+                           (plan.network.net >= 0 && plan.network.user < 0));
   if (!share_memory) {
     const pid_t pid = fork();
     if (pid == 0) ChildMain(plan);

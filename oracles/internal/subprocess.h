@@ -26,6 +26,15 @@
 namespace crashenum {
 namespace internal_oracles {
 
+// A build with AddressSanitizer or ThreadSanitizer: their runtimes reserve
+// terabytes of address space and keep state in the libc calls they
+// intercept, which a child process must not share.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 struct SubprocessOptions {
   // Past this the process group is terminated and the result is timed_out.
   absl::Duration timeout = absl::InfiniteDuration();
