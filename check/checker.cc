@@ -1,6 +1,7 @@
 #include "check/checker.h"
 
 #include <atomic>
+#include <climits>
 #include <cmath>
 #include <deque>
 #include <memory>
@@ -11,10 +12,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "core/status_macros.h"
 #include "check/cover_count.h"
 #include "check/cover_search.h"
 #include "check/prune_index.h"
+#include "core/status_macros.h"
 #include "enumerator/materializer.h"
 
 namespace crashenum {
@@ -100,6 +101,10 @@ struct Shared {
   absl::Duration oracle_time;
   std::atomic<uint64_t> done{0};
   std::atomic<uint64_t> failing{0};
+  // Runs of pruned crash points settled (verdict stored, no longer counted
+  // in flight): what the search waits for.
+  absl::Mutex settle_mu;
+  uint64_t settled ABSL_GUARDED_BY(settle_mu) = 0;
 };
 
 void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
@@ -184,9 +189,13 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     }
     if (job.pruned) {
       // Only now: the point is counted with this verdict once none runs.
-      PruneState& p = *shared.prune[job.point];
-      absl::MutexLock lock(&p.mu);
-      --p.in_flight;
+      {
+        PruneState& p = *shared.prune[job.point];
+        absl::MutexLock lock(&p.mu);
+        --p.in_flight;
+      }
+      absl::MutexLock lock(&shared.settle_mu);
+      ++shared.settled;
     }
     job.space.reset();  // not kept while waiting for the next job
   }
@@ -368,7 +377,7 @@ absl::StatusOr<CheckReport> RunCheck(
       *how = Offered::kKnownImage;
       return true;
     }
-    ++report.points.back().new_images;
+    ++report.points[i].new_images;
     ++progress.distinct_images;
     const Verdict* known = nullptr;
     if (options.known_verdicts != nullptr) {
@@ -400,7 +409,7 @@ absl::StatusOr<CheckReport> RunCheck(
       return true;
     }
     ++queued;
-    ++report.points.back().oracle_runs;
+    ++report.points[i].oracle_runs;
     *how = Offered::kQueued;
     if (prune) {
       PruneState& p = *shared.prune[i];
@@ -420,112 +429,130 @@ absl::StatusOr<CheckReport> RunCheck(
   };
   std::vector<SearchedPoint> search_data(prep.events.size());
 
-  // Searches crash point `i` (DESIGN.md 3): each model of the solver is an
-  // assignment no judged state covers; all of its states are offered, and
-  // it is blocked; each finished run blocks what it covers.
-  auto search_point = [&](size_t i, const std::shared_ptr<const StateSpace>&
-                                         shared_space) -> absl::Status {
-    const StateSpace& space = *shared_space;
+  // A crash point being searched (DESIGN.md 3): each model of the solver is
+  // an assignment no judged state covers; all of its states are offered, and
+  // it is blocked; each finished run blocks what it covers. Up to
+  // kSearchesPerJob * jobs crash points are searched at once, so that a free
+  // worker gets states of another crash point rather than states a verdict
+  // still pending may cover.
+  struct Search {
+    size_t point = 0;
+    std::shared_ptr<const StateSpace> space;
+    std::unique_ptr<CoverSearch> cs;
+    std::unique_ptr<Cursor> cursor;
+    std::vector<uint32_t> all_slots;
+    bool exhausted = false;  // the solver has no uncovered state left
+  };
+  constexpr int kSearchesPerJob = 2;
+  auto start_search = [&](size_t i) -> absl::StatusOr<std::unique_ptr<Search>> {
+    auto search = std::make_unique<Search>();
+    search->point = i;
+    ASSIGN_OR_RETURN(search->space, prep.Space(i));
+    const StateSpace& space = *search->space;
+    report.points.emplace_back();
     PointResult& pr = report.points.back();
+    pr.event = space.event();
     pr.searched = true;
-    SearchedPoint& sp = search_data[i];
-    PruneState& p = *shared.prune[i];
-    ASSIGN_OR_RETURN(std::unique_ptr<CoverSearch> cs, CoverSearch::Create(space));
-    Cursor cursor(space);
-    const std::vector<uint32_t> all_slots = [&] {
-      std::vector<uint32_t> v(space.slots().size());
-      for (uint32_t k = 0; k < v.size(); ++k) v[k] = k;
-      return v;
-    }();
-    // Takes finished runs into the search; waits (briefly) for one when
-    // `wait` says so.
-    auto absorb = [&](bool wait_for_capacity, bool wait_for_all) {
-      std::vector<RunRecord> done;
-      {
-        absl::MutexLock lock(&p.mu);
-        auto ready = [&] {
-          return !p.finished.empty() || p.in_flight == 0 ||
-                 (!wait_for_all && !wait_for_capacity);
-        };
-        if (!ready()) {
-          p.mu.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(50));
-        }
-        done.swap(p.finished);
-      }
-      for (RunRecord& run : done) {
-        cs->BlockCover(run.slots, run.state);
-        sp.covers.push_back(CoverOf(space, run.slots, run.state));
-        sp.cover_image.push_back(run.image);
-      }
-    };
-    auto in_flight = [&] {
+    {
+      PruneState& p = *shared.prune[i];
       absl::MutexLock lock(&p.mu);
-      return p.in_flight;
-    };
-    while (true) {
-      if (cancel_requested()) {
-        interrupted = true;
-        break;
-      }
-      if (failed()) {
-        stopped = true;
-        break;
-      }
-      absorb(in_flight() >= jobs, false);
-      if (in_flight() >= jobs) continue;
-      ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> model, cs->Next());
-      if (!model.has_value()) {
-        // Every state is covered; wait for the runs still going.
-        while (in_flight() > 0 && !cancel_requested() && !failed()) {
-          absorb(false, true);
-        }
-        absorb(false, false);
-        break;
-      }
-      for (uint32_t v = 0; v < model->size(); ++v) cursor.Set(v, (*model)[v]);
-      if (!cursor.valid()) {
-        return absl::InternalError(absl::StrCat(
-            "the solver's state at e", space.event(),
-            " breaks a preflush constraint"));
-      }
-      bool ok = true;
-      VisitOrders(cursor, [&](const VisitedState& s) {
-        ++progress.states;
-        ++pr.visited;
-        Offered how;
-        uint64_t image;
-        if (!offer(i, shared_space, s, true, &how, &image)) {
-          ok = false;
-          return false;
-        }
-        sp.visited.push_back({s.Id(), image});
-        if (how != Offered::kQueued) {
-          // Its verdict is its image's: a cover of exactly this state.
-          absl::StatusOr<Resolution> r = space.Resolve(s.Id());
-          if (r.ok()) {
-            sp.covers.push_back(CoverOf(space, all_slots, *r));
-            sp.cover_image.push_back(image);
-          }
-        }
-        emit(false);
-        return true;
-      });
-      if (!ok) {
-        stopped = true;
-        break;
-      }
-      cs->BlockAssignment(*model);
-      if (pr.visited > options.max_states) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "the search of crash point e", space.event(), " (",
-            prep.plan[i].count.ToString(), " states) visited ", pr.visited,
-            " states without covering them all, more than --max-states=",
-            options.max_states, ": raise --max-states"));
-      }
+      p.space = search->space;
+      p.index = std::make_unique<PruneIndex>(space);
     }
-    pr.solver_time = cs->solver_time();
-    report.solver_time += cs->solver_time();
+    ASSIGN_OR_RETURN(search->cs, CoverSearch::Create(space));
+    search->cursor = std::make_unique<Cursor>(space);
+    search->all_slots.resize(space.slots().size());
+    for (uint32_t k = 0; k < search->all_slots.size(); ++k) {
+      search->all_slots[k] = k;
+    }
+    return search;
+  };
+  auto in_flight = [&](const Search& search) {
+    PruneState& p = *shared.prune[search.point];
+    absl::MutexLock lock(&p.mu);
+    return p.in_flight;
+  };
+  // Takes the finished runs of a searched crash point into its search.
+  auto absorb = [&](Search& search) {
+    std::vector<RunRecord> done;
+    {
+      PruneState& p = *shared.prune[search.point];
+      absl::MutexLock lock(&p.mu);
+      done.swap(p.finished);
+    }
+    SearchedPoint& sp = search_data[search.point];
+    for (RunRecord& run : done) {
+      search.cs->BlockCover(run.slots, run.state);
+      sp.covers.push_back(CoverOf(*search.space, run.slots, run.state));
+      sp.cover_image.push_back(run.image);
+    }
+  };
+  // Offers the states of the solver's next model, or marks the search
+  // exhausted.
+  auto step = [&](Search& search) -> absl::Status {
+    const size_t i = search.point;
+    const StateSpace& space = *search.space;
+    PointResult& pr = report.points[i];
+    SearchedPoint& sp = search_data[i];
+    ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> model,
+                     search.cs->Next());
+    if (!model.has_value()) {
+      search.exhausted = true;
+      return absl::OkStatus();
+    }
+    Cursor& cursor = *search.cursor;
+    for (uint32_t v = 0; v < model->size(); ++v) cursor.Set(v, (*model)[v]);
+    if (!cursor.valid()) {
+      return absl::InternalError(absl::StrCat("the solver's state at e",
+                                              space.event(),
+                                              " breaks a preflush constraint"));
+    }
+    VisitOrders(cursor, [&](const VisitedState& s) {
+      ++progress.states;
+      ++pr.visited;
+      Offered how;
+      uint64_t image;
+      if (!offer(i, search.space, s, true, &how, &image)) {
+        stopped = true;
+        return false;
+      }
+      sp.visited.push_back({s.Id(), image});
+      if (how != Offered::kQueued) {
+        // Its verdict is its image's: a cover of exactly this state.
+        absl::StatusOr<Resolution> r = space.Resolve(s.Id());
+        if (r.ok()) {
+          sp.covers.push_back(CoverOf(space, search.all_slots, *r));
+          sp.cover_image.push_back(image);
+        }
+      }
+      emit(false);
+      return true;
+    });
+    search.cs->BlockAssignment(*model);
+    if (pr.visited > options.max_states) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the search of crash point e", space.event(), " (",
+          prep.plan[i].count.ToString(), " states) visited ", pr.visited,
+          " states without covering them all, more than --max-states=",
+          options.max_states, ": raise --max-states"));
+    }
     return absl::OkStatus();
+  };
+  // True when a searched crash point has every verdict its counting needs:
+  // its own runs, and those of states of other crash points it shares an
+  // image with.
+  auto ready_to_count = [&](Search& search) {
+    if (!search.exhausted || in_flight(search) > 0) return false;
+    absorb(search);
+    const SearchedPoint& sp = search_data[search.point];
+    absl::MutexLock lock(&shared.mu);
+    for (uint64_t k : sp.cover_image) {
+      if (!shared.judged[k]) return false;
+    }
+    for (const auto& [id, k] : sp.visited) {
+      if (!shared.judged[k]) return false;
+    }
+    return true;
   };
 
   // Counting: every state counts with the verdict of its image or, pruned,
@@ -610,9 +637,10 @@ absl::StatusOr<CheckReport> RunCheck(
         EnumerateStates(space, options.enumerate, [&](const VisitedState& s) {
           auto it = images.find(s.hash() ^ contexts[i]);
           const Verdict* v = nullptr;
-          if (it != images.end()) {
-            v = verdict_of(it->second);
-          } else if (!space.has_non_chain()) {
+          // An image first met at another crash point searched at the same
+          // time may still be waiting for its verdict; the cover has it.
+          if (it != images.end()) v = verdict_of(it->second);
+          if (v == nullptr && !space.has_non_chain()) {
             // The top persisted version of each (chain) slot.
             const std::vector<uint8_t>& values = s.cursor().values();
             v = index.Find([&](uint32_t slot) {
@@ -623,7 +651,7 @@ absl::StatusOr<CheckReport> RunCheck(
               }
               return int32_t{-1};
             });
-          } else {
+          } else if (v == nullptr) {
             absl::StatusOr<Resolution> r = space.Resolve(s.Id());
             if (r.ok()) v = index.Find(*r);
           }
@@ -676,17 +704,116 @@ absl::StatusOr<CheckReport> RunCheck(
     return absl::OkStatus();
   };
 
-  // The crash point searched when the check was interrupted: counted once
-  // the workers stopped.
-  std::shared_ptr<const StateSpace> interrupted_space;
-  for (size_t i = 0; i < prep.events.size() && !stopped && !interrupted; ++i) {
-    absl::StatusOr<std::shared_ptr<const StateSpace>> built = prep.Space(i);
-    if (!built.ok()) {
-      queue.Cancel();
-      queue.Close();
-      for (std::thread& t : workers) t.join();
-      return built.status();
+  auto stop_workers = [&](absl::Status s) {
+    queue.Cancel();
+    queue.Close();
+    for (std::thread& t : workers) t.join();
+    return s;
+  };
+  // Points are added in order, and references to them are kept while later
+  // ones are added.
+  report.points.reserve(prep.events.size());
+  // The searched crash points still open when the check was interrupted:
+  // counted once the workers stopped.
+  std::vector<std::shared_ptr<const StateSpace>> interrupted_spaces(
+      prep.events.size());
+  if (search) {
+    // Open searches, in the order of their crash points; each is counted
+    // (in that order, so the findings are too) once it is exhausted and
+    // every verdict it needs is in.
+    std::deque<std::unique_ptr<Search>> open;
+    size_t next = 0;
+    uint64_t settled_seen = 0;
+    const size_t max_open = static_cast<size_t>(kSearchesPerJob) * jobs;
+    while (true) {
+      if (cancel_requested()) {
+        interrupted = true;
+        break;
+      }
+      if (failed()) {
+        stopped = true;
+        break;
+      }
+      {
+        absl::MutexLock lock(&shared.settle_mu);
+        settled_seen = shared.settled;
+      }
+      while (!open.empty() && ready_to_count(*open.front())) {
+        Search& done = *open.front();
+        PointResult& pr = report.points[done.point];
+        pr.solver_time = done.cs->solver_time();
+        report.solver_time += done.cs->solver_time();
+        absl::Status s;
+        {
+          absl::MutexLock lock(&shared.mu);
+          s = count_point(done.point, *done.space, /*any_finding=*/false);
+        }
+        if (!s.ok()) {
+          return stop_workers(
+              AddContext(s, absl::StrCat("checking crash point e", pr.event)));
+        }
+        PruneState& p = *shared.prune[done.point];
+        {
+          absl::MutexLock lock(&p.mu);
+          p.index.reset();
+          p.space.reset();
+        }
+        open.pop_front();
+      }
+      if (open.empty() && next == prep.events.size()) break;
+      // A free worker: the next model of a crash point with no run pending,
+      // else of a newly opened one, else of the one with fewest pending.
+      int pending = 0;
+      Search* pick = nullptr;
+      int pick_pending = INT_MAX;
+      for (const std::unique_ptr<Search>& search : open) {
+        const int n = in_flight(*search);
+        absorb(*search);  // every run settled before `n` was read
+        pending += n;
+        if (!search->exhausted && n < pick_pending) {
+          pick = search.get();
+          pick_pending = n;
+        }
+      }
+      if (pending < jobs && pick_pending > 0 && next < prep.events.size() &&
+          open.size() < max_open) {
+        absl::StatusOr<std::unique_ptr<Search>> started = start_search(next);
+        if (!started.ok()) {
+          return stop_workers(AddContext(
+              started.status(),
+              absl::StrCat("checking crash point e", prep.events[next])));
+        }
+        ++next;
+        open.push_back(*std::move(started));
+        pick = open.back().get();
+        pick_pending = 0;
+      }
+      if (pending < jobs && pick != nullptr) {
+        absl::Status s = step(*pick);
+        if (!s.ok()) {
+          return stop_workers(
+              AddContext(s, absl::StrCat("checking crash point e",
+                                         prep.events[pick->point])));
+        }
+        if (stopped) break;
+        continue;
+      }
+      // Every worker is busy, or every open search waits for its runs.
+      absl::MutexLock lock(&shared.settle_mu);
+      auto settled = [&] { return shared.settled != settled_seen; };
+      shared.settle_mu.AwaitWithTimeout(absl::Condition(&settled),
+                                        absl::Milliseconds(50));
     }
+    for (const std::unique_ptr<Search>& search : open) {
+      report.points[search->point].solver_time = search->cs->solver_time();
+      report.solver_time += search->cs->solver_time();
+      if (interrupted) interrupted_spaces[search->point] = search->space;
+    }
+  }
+  for (size_t i = 0;
+       !search && i < prep.events.size() && !stopped && !interrupted; ++i) {
+    absl::StatusOr<std::shared_ptr<const StateSpace>> built = prep.Space(i);
+    if (!built.ok()) return stop_workers(built.status());
     std::shared_ptr<const StateSpace> space = *std::move(built);
     report.points.emplace_back();
     PointResult& pr = report.points.back();
@@ -697,61 +824,40 @@ absl::StatusOr<CheckReport> RunCheck(
       p.space = space;
       p.index = std::make_unique<PruneIndex>(*space);
     }
-    absl::Status s;
-    if (search) {
-      s = search_point(i, space);
-      if (s.ok() && !stopped && !interrupted) {
-        absl::MutexLock lock(&shared.mu);  // the workers are idle
-        s = count_point(i, *space, /*any_finding=*/false);
-      }
-      if (s.ok() && interrupted) interrupted_space = space;
-    } else {
-      pr.states = EnumerateStates(*space, options.enumerate,
-                                  [&](const VisitedState& state) {
-        if (cancel_requested()) {
-          interrupted = true;
-          return false;
-        }
-        ++progress.states;
-        Offered how;
-        uint64_t image;
-        if (!offer(i, space, state, false, &how, &image)) {
-          stopped = true;
-          return false;
-        }
-        emit(false);
-        return true;
-      });
-      // A cancelled enumeration counted the state it stopped at; undo that.
-      if (interrupted && pr.states > 0) --pr.states;
-      // With pruning, this crash point's index lives until its runs end.
-      if (prune) {
-        PruneState& p = *shared.prune[i];
-        absl::MutexLock lock(&p.mu);
-        auto idle = [&] { return p.in_flight == 0; };
-        while (!p.mu.AwaitWithTimeout(absl::Condition(&idle),
-                                      absl::Milliseconds(50))) {
-          p.mu.Unlock();
-          const bool give_up = cancel_requested() || failed();
+    pr.states = EnumerateStates(
+        *space, options.enumerate, [&](const VisitedState& state) {
+          if (cancel_requested()) {
+            interrupted = true;
+            return false;
+          }
+          ++progress.states;
+          Offered how;
+          uint64_t image;
+          if (!offer(i, space, state, false, &how, &image)) {
+            stopped = true;
+            return false;
+          }
           emit(false);
-          p.mu.Lock();
-          if (give_up) break;
-        }
-      }
+          return true;
+        });
+    // A cancelled enumeration counted the state it stopped at; undo that.
+    if (interrupted && pr.states > 0) --pr.states;
+    if (!prune) continue;
+    // With pruning, this crash point's index lives until its runs end.
+    PruneState& p = *shared.prune[i];
+    absl::MutexLock lock(&p.mu);
+    auto idle = [&] { return p.in_flight == 0; };
+    while (!p.mu.AwaitWithTimeout(absl::Condition(&idle),
+                                  absl::Milliseconds(50))) {
+      p.mu.Unlock();
+      const bool give_up = cancel_requested() || failed();
+      emit(false);
+      p.mu.Lock();
+      if (give_up) break;
     }
-    if (!s.ok()) {
-      queue.Cancel();
-      queue.Close();
-      for (std::thread& t : workers) t.join();
-      return AddContext(s, absl::StrCat("checking crash point e", pr.event));
-    }
-    if (prune && !interrupted) {
-      PruneState& p = *shared.prune[i];
-      absl::MutexLock lock(&p.mu);
-      if (p.in_flight == 0) {
-        p.index.reset();
-        p.space.reset();
-      }
+    if (!interrupted && p.in_flight == 0) {
+      p.index.reset();
+      p.space.reset();
     }
   }
   if (interrupted) queue.Cancel();
@@ -792,9 +898,8 @@ absl::StatusOr<CheckReport> RunCheck(
     if (!pr.searched && any_finding) {
       ASSIGN_OR_RETURN(std::shared_ptr<const StateSpace> space, prep.Space(i));
       RETURN_IF_ERROR(count_point(i, *space, true));
-    } else if (pr.searched && interrupted && interrupted_space != nullptr &&
-               interrupted_space->event() == pr.event) {
-      RETURN_IF_ERROR(count_point(i, *interrupted_space, true));
+    } else if (pr.searched && interrupted_spaces[i] != nullptr) {
+      RETURN_IF_ERROR(count_point(i, *interrupted_spaces[i], true));
     }
     auto sat_add = [](uint64_t a, uint64_t b) {
       return a > UINT64_MAX - b ? UINT64_MAX : a + b;
