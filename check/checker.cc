@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -282,13 +283,16 @@ absl::StatusOr<CheckReport> RunCheck(
     const Trace& trace, Oracle& oracle, const CheckOptions& options,
     const std::function<void(const std::vector<PointPlan>&)>& on_plan) {
   const absl::Time start = absl::Now();
-  ASSIGN_OR_RETURN(Prepared prep, Prepare(trace, options));
-  CheckReport report;
-  report.plan = prep.plan;
   const bool prune = options.read_recorder != nullptr &&
                      oracle.traits().deterministic &&
                      oracle.traits().reads_through_files;
   const bool search = prune && options.search && !options.enumerate.bounded();
+  // The solver starts up while the check plans.
+  std::optional<SolverWarmUp> warm_up;
+  if (search) warm_up.emplace();
+  ASSIGN_OR_RETURN(Prepared prep, Prepare(trace, options));
+  CheckReport report;
+  report.plan = prep.plan;
   long double total = 0;
   bool fits = true;
   for (const PointPlan& p : prep.plan) {
@@ -431,14 +435,18 @@ absl::StatusOr<CheckReport> RunCheck(
 
   // A crash point being searched (DESIGN.md 3): each model of the solver is
   // an assignment no judged state covers; all of its states are offered, and
-  // it is blocked; each finished run blocks what it covers. Up to
-  // kSearchesPerJob * jobs crash points are searched at once, so that a free
-  // worker gets states of another crash point rather than states a verdict
-  // still pending may cover.
+  // it is blocked; each finished run blocks what it covers. Several crash
+  // points are searched at once (up to kSearchesPerJob per worker), so that
+  // a free worker gets states of another crash point rather than states a
+  // verdict still pending may cover.
   struct Search {
     size_t point = 0;
     std::shared_ptr<const StateSpace> space;
+    // Made at the second step, or at the first once the solver has started
+    // up: the first state of a crash point needs no solver (nothing covers
+    // any of its states yet), so it is offered while the solver starts.
     std::unique_ptr<CoverSearch> cs;
+    std::vector<std::vector<uint8_t>> offered_before_solver;
     std::unique_ptr<Cursor> cursor;
     std::vector<uint32_t> all_slots;
     bool exhausted = false;  // the solver has no uncovered state left
@@ -459,7 +467,6 @@ absl::StatusOr<CheckReport> RunCheck(
       p.space = search->space;
       p.index = std::make_unique<PruneIndex>(space);
     }
-    ASSIGN_OR_RETURN(search->cs, CoverSearch::Create(space));
     search->cursor = std::make_unique<Cursor>(space);
     search->all_slots.resize(space.slots().size());
     for (uint32_t k = 0; k < search->all_slots.size(); ++k) {
@@ -467,13 +474,23 @@ absl::StatusOr<CheckReport> RunCheck(
     }
     return search;
   };
+  auto start_solver = [&](Search& search) -> absl::Status {
+    ASSIGN_OR_RETURN(search.cs, CoverSearch::Create(*search.space));
+    for (const std::vector<uint8_t>& values : search.offered_before_solver) {
+      search.cs->BlockAssignment(values);
+    }
+    search.offered_before_solver.clear();
+    return absl::OkStatus();
+  };
   auto in_flight = [&](const Search& search) {
     PruneState& p = *shared.prune[search.point];
     absl::MutexLock lock(&p.mu);
     return p.in_flight;
   };
-  // Takes the finished runs of a searched crash point into its search.
+  // Takes the finished runs of a searched crash point into its search (once
+  // it has a solver).
   auto absorb = [&](Search& search) {
+    if (search.cs == nullptr) return;
     std::vector<RunRecord> done;
     {
       PruneState& p = *shared.prune[search.point];
@@ -494,13 +511,21 @@ absl::StatusOr<CheckReport> RunCheck(
     const StateSpace& space = *search.space;
     PointResult& pr = report.points[i];
     SearchedPoint& sp = search_data[i];
-    ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> model,
-                     search.cs->Next());
+    Cursor& cursor = *search.cursor;
+    std::optional<std::vector<uint8_t>> model;
+    if (search.cs == nullptr && pr.visited == 0 && !CoverSearch::Ready() &&
+        cursor.valid()) {
+      model = cursor.values();  // nothing persisted
+      search.offered_before_solver.push_back(*model);
+    } else {
+      if (search.cs == nullptr) RETURN_IF_ERROR(start_solver(search));
+      absorb(search);
+      ASSIGN_OR_RETURN(model, search.cs->Next());
+    }
     if (!model.has_value()) {
       search.exhausted = true;
       return absl::OkStatus();
     }
-    Cursor& cursor = *search.cursor;
     for (uint32_t v = 0; v < model->size(); ++v) cursor.Set(v, (*model)[v]);
     if (!cursor.valid()) {
       return absl::InternalError(absl::StrCat("the solver's state at e",
@@ -528,7 +553,7 @@ absl::StatusOr<CheckReport> RunCheck(
       emit(false);
       return true;
     });
-    search.cs->BlockAssignment(*model);
+    if (search.cs != nullptr) search.cs->BlockAssignment(*model);
     if (pr.visited > options.max_states) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "the search of crash point e", space.event(), " (",
@@ -741,7 +766,7 @@ absl::StatusOr<CheckReport> RunCheck(
       while (!open.empty() && ready_to_count(*open.front())) {
         Search& done = *open.front();
         PointResult& pr = report.points[done.point];
-        pr.solver_time = done.cs->solver_time();
+        pr.solver_time = done.cs->solver_time();  // exhausted: it has one
         report.solver_time += done.cs->solver_time();
         absl::Status s;
         {
@@ -761,8 +786,11 @@ absl::StatusOr<CheckReport> RunCheck(
         open.pop_front();
       }
       if (open.empty() && next == prep.events.size()) break;
-      // A free worker: the next model of a crash point with no run pending,
-      // else of a newly opened one, else of the one with fewest pending.
+      // The next model of a crash point with no run pending, else the first
+      // of a newly opened one: neither can be covered by a pending verdict,
+      // and one such state may wait in the queue for a worker, so that none
+      // waits for the solver. Else, for an idle worker, the next model of the
+      // crash point with fewest runs pending.
       int pending = 0;
       Search* pick = nullptr;
       int pick_pending = INT_MAX;
@@ -775,7 +803,7 @@ absl::StatusOr<CheckReport> RunCheck(
           pick_pending = n;
         }
       }
-      if (pending < jobs && pick_pending > 0 && next < prep.events.size() &&
+      if (pending <= jobs && pick_pending > 0 && next < prep.events.size() &&
           open.size() < max_open) {
         absl::StatusOr<std::unique_ptr<Search>> started = start_search(next);
         if (!started.ok()) {
@@ -788,7 +816,8 @@ absl::StatusOr<CheckReport> RunCheck(
         pick = open.back().get();
         pick_pending = 0;
       }
-      if (pending < jobs && pick != nullptr) {
+      if (pick != nullptr &&
+          (pick_pending == 0 ? pending <= jobs : pending < jobs)) {
         absl::Status s = step(*pick);
         if (!s.ok()) {
           return stop_workers(
@@ -805,8 +834,10 @@ absl::StatusOr<CheckReport> RunCheck(
                                         absl::Milliseconds(50));
     }
     for (const std::unique_ptr<Search>& search : open) {
-      report.points[search->point].solver_time = search->cs->solver_time();
-      report.solver_time += search->cs->solver_time();
+      if (search->cs != nullptr) {
+        report.points[search->point].solver_time = search->cs->solver_time();
+        report.solver_time += search->cs->solver_time();
+      }
       if (interrupted) interrupted_spaces[search->point] = search->space;
     }
   }

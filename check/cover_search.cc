@@ -9,7 +9,17 @@ using internal_check::Neg;
 using internal_check::Pos;
 using internal_check::SatSolver;
 
+SolverWarmUp::SolverWarmUp() {
+  if (SatSolver::Available()) thread_ = std::thread(&SatSolver::WarmUp);
+}
+
+SolverWarmUp::~SolverWarmUp() {
+  if (thread_.joinable()) thread_.join();
+}
+
 bool CoverSearch::Available() { return SatSolver::Available(); }
+
+bool CoverSearch::Ready() { return SatSolver::Ready(); }
 
 absl::StatusOr<std::unique_ptr<CoverSearch>> CoverSearch::Create(
     const StateSpace& space) {

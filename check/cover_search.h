@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -29,10 +30,27 @@
 
 namespace crashenum {
 
+// Pays the solver's start-up costs (about 0.1 s for Z3 on a small virtual
+// machine) on a thread of its own, overlapping whatever the caller does next;
+// CoverSearch::Create() waits for it rather than paying them twice. Joined
+// when destroyed. Does nothing in a build without Z3.
+class SolverWarmUp {
+ public:
+  SolverWarmUp();
+  ~SolverWarmUp();
+  SolverWarmUp(const SolverWarmUp&) = delete;
+  SolverWarmUp& operator=(const SolverWarmUp&) = delete;
+
+ private:
+  std::thread thread_;
+};
+
 class CoverSearch {
  public:
   // True when this build has Z3 (the search is possible).
   static bool Available();
+  // False while a SolverWarmUp is under way: Create() would wait for it.
+  static bool Ready();
   // `space` must outlive the search. Errors: those of starting the solver
   // (Unimplemented in a build without Z3).
   static absl::StatusOr<std::unique_ptr<CoverSearch>> Create(

@@ -9,15 +9,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "check/cover_search.h"
 #include "check/keep_failing.h"
 #include "cli/commands.h"
@@ -405,6 +406,9 @@ absl::StatusOr<int> Run(const Flags& flags) {
     return absl::InvalidArgumentError(
         "check needs --oracle=O (see crashenum check --help)");
   }
+  // The search's solver starts up while the trace is read.
+  std::optional<SolverWarmUp> warm_up;
+  if (flags.Get("prune", "z3") == "z3") warm_up.emplace();
   std::string notes;
   absl::StatusOr<Trace> trace = OpenTraceFromFlags(flags, &notes);
   if (!trace.ok()) return trace.status();

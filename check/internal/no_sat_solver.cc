@@ -7,6 +7,10 @@ namespace internal_check {
 
 bool SatSolver::Available() { return false; }
 
+void SatSolver::WarmUp() {}
+
+bool SatSolver::Ready() { return true; }
+
 absl::StatusOr<std::unique_ptr<SatSolver>> SatSolver::Create() {
   return absl::UnimplementedError(
       "this crashenum was built without Z3 (--define=crashenum_z3=off)");

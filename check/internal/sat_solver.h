@@ -33,6 +33,12 @@ class SatSolver {
   // Errors: Unimplemented in a build without Z3; Internal when Z3 fails to
   // start.
   static absl::StatusOr<std::unique_ptr<SatSolver>> Create();
+  // Pays the solver library's one-time costs (for Z3, a context to reuse)
+  // now. Thread-safe; a Create() at the same time waits for it rather than
+  // paying them again. Errors are left for Create() to report.
+  static void WarmUp();
+  // False while a WarmUp() is under way (a Create() now would wait for it).
+  static bool Ready();
   virtual ~SatSolver() = default;
 
   // A fresh variable.

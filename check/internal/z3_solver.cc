@@ -29,8 +29,9 @@ absl::Status Guard(const char* what, F&& f) {
   }
 }
 
-// Idle Z3 contexts. Making one costs about 15 ms (it allocates and clears
-// tables of several MiB), more than a whole search of a small crash point, so
+// Idle Z3 contexts. Making one costs 15-90 ms (it allocates and clears two
+// tables of 8 MiB, every page a fault), more than a whole search of a small
+// crash point, so
 // a context outlives its solver and serves the next one. A context is used by
 // one solver at a time. Never destroyed: solvers may end during exit.
 class ContextPool {
@@ -40,9 +41,14 @@ class ContextPool {
     return *pool;
   }
 
+  // An idle context, or a new one; waits for one being made by Fill().
   std::unique_ptr<z3::context> Take() {
     {
       absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !filling_ || !idle_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
       if (!idle_.empty()) {
         std::unique_ptr<z3::context> c = std::move(idle_.back());
         idle_.pop_back();
@@ -50,6 +56,33 @@ class ContextPool {
       }
     }
     return std::make_unique<z3::context>();
+  }
+
+  // False while Fill() makes a context.
+  bool Ready() {
+    absl::MutexLock lock(&mu_);
+    return !filling_;
+  }
+
+  // Makes a context for the pool, and solves a trivial problem on it (the
+  // first solve binds code lazily), unless one is idle or being made. A
+  // failure is left for the next Take() to meet.
+  void Fill() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (filling_ || !idle_.empty()) return;
+      filling_ = true;
+    }
+    std::unique_ptr<z3::context> c;
+    Guard("starting", [&] {
+      c = std::make_unique<z3::context>();
+      z3::solver solver(*c, z3::solver::simple());
+      solver.add(c->bool_const("v"));
+      solver.check();
+    }).IgnoreError();
+    absl::MutexLock lock(&mu_);
+    if (c != nullptr) idle_.push_back(std::move(c));
+    filling_ = false;
   }
 
   void Give(std::unique_ptr<z3::context> c) {
@@ -60,6 +93,7 @@ class ContextPool {
  private:
   absl::Mutex mu_;
   std::vector<std::unique_ptr<z3::context>> idle_ ABSL_GUARDED_BY(mu_);
+  bool filling_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A context taken from the pool, given back when this is destroyed.
@@ -146,6 +180,10 @@ class Z3Solver : public SatSolver {
 }  // namespace
 
 bool SatSolver::Available() { return true; }
+
+void SatSolver::WarmUp() { ContextPool::Get().Fill(); }
+
+bool SatSolver::Ready() { return ContextPool::Get().Ready(); }
 
 absl::StatusOr<std::unique_ptr<SatSolver>> SatSolver::Create() {
   std::unique_ptr<SatSolver> out;
