@@ -30,7 +30,16 @@ for tool in "$crashenum" "$replay_prefix" jq e2fsck cmp; do
   command -v "$tool" >/dev/null || { echo "$0: missing $tool" >&2; exit 2; }
 done
 model=(--from-mark=mkfs --drop-at-most=0 --torn=none)
-work=$(mktemp -d "${TMPDIR:-/tmp}/replay-baseline.XXXXXX")
+# Both sides keep their images in the same place: by default /dev/shm, where
+# crashenum check puts its work directory on a machine like this one, else
+# $TMPDIR; BENCH_DIR overrides.
+dir=${BENCH_DIR:-}
+if [ -z "$dir" ]; then
+  dir=${TMPDIR:-/tmp}
+  [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ] &&
+    dir=/dev/shm
+fi
+work=$(mktemp -d "$dir/replay-baseline.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 fail() { echo "$0: $*" >&2; exit 1; }
@@ -106,7 +115,8 @@ baseline() {
 check() {
   check_rc=0
   "$crashenum" check "$trace" --oracle=ext4-fsck "${model[@]}" -j 1 -q \
-    --json="$work/check.json" "$@" >/dev/null 2>&1 || check_rc=$?
+    --work-dir="$work" --json="$work/check.json" "$@" >/dev/null 2>&1 ||
+    check_rc=$?
 }
 
 # Reads the report of the last check; sets check_states, check_failures and

@@ -423,8 +423,16 @@ absl::StatusOr<int> Run(const Flags& flags) {
     return absl::InvalidArgumentError("-j: expected 1 to 1024 workers");
   }
   options.jobs = static_cast<int>(*jobs);
-  absl::StatusOr<ScratchDir> dir =
-      ScratchDir::Create(flags.Get("work-dir", DefaultTmpDir()));
+  // Per worker a pristine and a private image, and one for keeping failing
+  // states.
+  uint64_t device_bytes = 0;
+  for (const Device& d : trace->devices()) {
+    device_bytes += d.num_sectors * d.sector_size;
+  }
+  absl::StatusOr<ScratchDir> dir = ScratchDir::Create(
+      flags.Has("work-dir")
+          ? flags.Get("work-dir")
+          : DefaultWorkParent((2 * options.jobs + 1) * device_bytes));
   if (!dir.ok()) return dir.status();
   options.work_dir = dir->path();
 
@@ -768,7 +776,10 @@ int CheckCommand(const std::vector<std::string>& args) {
                "(default under Bazel: $TEST_UNDECLARED_OUTPUTS_DIR)");
   flags.Define("keep-compressed", "gzip the images --keep-failing saves", true);
   flags.Define("state", "check only this crash state ID");
-  flags.Define("work-dir", "where worker images live (default $TMPDIR)");
+  flags.Define("work-dir",
+               "where worker images live (default /dev/shm when it is a "
+               "tmpfs with room for four times the images, else $TMPDIR or "
+               "/tmp)");
   flags.Define("quiet", "no plan and no progress bar", true, {"-q"});
   flags.Define("help", "show this help", true, {"-h"});
   absl::Status s = flags.Parse(args);

@@ -1,6 +1,9 @@
 #include "cli/common.h"
 
+#include <linux/magic.h>
 #include <stdlib.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -256,6 +259,18 @@ std::string DescribeTraits(const OracleTraits& t) {
 std::string DefaultTmpDir() {
   const char* t = std::getenv("TMPDIR");
   return t && *t ? t : "/tmp";
+}
+
+std::string DefaultWorkParent(uint64_t bytes) {
+  constexpr const char* kShm = "/dev/shm";
+  struct statfs fs;
+  if (::statfs(kShm, &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
+      ::access(kShm, W_OK | X_OK) == 0 &&
+      static_cast<long double>(fs.f_bavail) * fs.f_bsize >=
+          4.0L * static_cast<long double>(bytes)) {
+    return kShm;
+  }
+  return DefaultTmpDir();
 }
 
 absl::StatusOr<ScratchDir> ScratchDir::Create(const std::string& parent) {

@@ -2,6 +2,7 @@
 #ifndef CRASHENUM_CLI_COMMON_H_
 #define CRASHENUM_CLI_COMMON_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -78,6 +79,12 @@ std::string DescribeTraits(const OracleTraits& traits);
 
 // $TMPDIR, else /tmp: the default parent of work directories.
 std::string DefaultTmpDir();
+
+// The default parent of a check's work directory, whose images take at most
+// `bytes`: /dev/shm when it is a tmpfs this process may write with four
+// times that free (images in memory are copied and checked without
+// writeback), else DefaultTmpDir().
+std::string DefaultWorkParent(uint64_t bytes);
 
 // A private directory made below a parent, removed with everything in it
 // when the object goes. Move-only.
