@@ -290,6 +290,7 @@ absl::StatusOr<CheckReport> RunCheck(
   // The solver starts up while the check plans.
   std::optional<SolverWarmUp> warm_up;
   if (search) warm_up.emplace();
+  const int jobs = std::max(1, options.jobs);
   ASSIGN_OR_RETURN(Prepared prep, Prepare(trace, options));
   CheckReport report;
   report.plan = prep.plan;
@@ -318,7 +319,6 @@ absl::StatusOr<CheckReport> RunCheck(
   }
   if (on_plan) on_plan(prep.plan);
 
-  const int jobs = std::max(1, options.jobs);
   JobQueue queue(static_cast<size_t>(jobs) * 4);
   Shared shared;
   if (prune) {
@@ -436,8 +436,8 @@ absl::StatusOr<CheckReport> RunCheck(
   // A crash point being searched (DESIGN.md 3): each model of the solver is
   // an assignment no judged state covers; all of its states are offered, and
   // it is blocked; each finished run blocks what it covers. Several crash
-  // points are searched at once (up to kSearchesPerJob per worker), so that
-  // a free worker gets states of another crash point rather than states a
+  // points are searched at once (one per worker, and one more), so that a
+  // free worker gets states of another crash point rather than states a
   // verdict still pending may cover.
   struct Search {
     size_t point = 0;
@@ -451,7 +451,6 @@ absl::StatusOr<CheckReport> RunCheck(
     std::vector<uint32_t> all_slots;
     bool exhausted = false;  // the solver has no uncovered state left
   };
-  constexpr int kSearchesPerJob = 2;
   auto start_search = [&](size_t i) -> absl::StatusOr<std::unique_ptr<Search>> {
     auto search = std::make_unique<Search>();
     search->point = i;
@@ -749,7 +748,7 @@ absl::StatusOr<CheckReport> RunCheck(
     std::deque<std::unique_ptr<Search>> open;
     size_t next = 0;
     uint64_t settled_seen = 0;
-    const size_t max_open = static_cast<size_t>(kSearchesPerJob) * jobs;
+    const size_t max_open = static_cast<size_t>(jobs) + 1;
     while (true) {
       if (cancel_requested()) {
         interrupted = true;

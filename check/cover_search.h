@@ -45,6 +45,8 @@ class SolverWarmUp {
   std::thread thread_;
 };
 
+// Searches made on one thread share solver state: use each, and destroy it,
+// on the thread that made it.
 class CoverSearch {
  public:
   // True when this build has Z3 (the search is possible).

@@ -26,6 +26,8 @@ struct Literal {
 inline Literal Pos(uint32_t v) { return Literal{v, false}; }
 inline Literal Neg(uint32_t v) { return Literal{v, true}; }
 
+// The solvers made on one thread may share state (for Z3, a context): use
+// each, and destroy it, on the thread that made it.
 class SatSolver {
  public:
   // True when this build has a solver (Z3).

@@ -31,9 +31,9 @@ absl::Status Guard(const char* what, F&& f) {
 
 // Idle Z3 contexts. Making one costs 15-90 ms (it allocates and clears two
 // tables of 8 MiB, every page a fault), more than a whole search of a small
-// crash point, so
-// a context outlives its solver and serves the next one. A context is used by
-// one solver at a time. Never destroyed: solvers may end during exit.
+// crash point, so a context outlives its solvers and serves the next ones. A
+// context is used by one thread at a time. Never destroyed: solvers may end
+// during exit.
 class ContextPool {
  public:
   static ContextPool& Get() {
@@ -96,18 +96,39 @@ class ContextPool {
   bool filling_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// A context taken from the pool, given back when this is destroyed.
+// The context the solvers alive on one thread share (a context serves any
+// number of solvers, one thread at a time): taken from the pool by the
+// first, given back by the last. A thread's searches at several crash points
+// at once thus pay for one context.
+struct ThreadContext {
+  std::unique_ptr<z3::context> context;
+  int users = 0;
+};
+
+ThreadContext& ThisThreadContext() {
+  thread_local ThreadContext t;
+  return t;
+}
+
+// This thread's context, while this lives.
 class PooledContext {
  public:
-  PooledContext() : context_(ContextPool::Get().Take()) {}
-  ~PooledContext() { ContextPool::Get().Give(std::move(context_)); }
+  PooledContext() : thread_(ThisThreadContext()) {
+    if (thread_.users == 0) thread_.context = ContextPool::Get().Take();
+    ++thread_.users;  // only once a context is there (Take() may throw)
+  }
+  ~PooledContext() {
+    if (--thread_.users == 0) {
+      ContextPool::Get().Give(std::move(thread_.context));
+    }
+  }
   PooledContext(const PooledContext&) = delete;
   PooledContext& operator=(const PooledContext&) = delete;
 
-  z3::context& get() { return *context_; }
+  z3::context& get() { return *thread_.context; }
 
  private:
-  std::unique_ptr<z3::context> context_;
+  ThreadContext& thread_;
 };
 
 class Z3Solver : public SatSolver {
