@@ -406,16 +406,18 @@ absl::StatusOr<int> Run(const Flags& flags) {
     return absl::InvalidArgumentError(
         "check needs --oracle=O (see crashenum check --help)");
   }
+  CheckOptions options;
+  absl::Status s = OptionsFromFlags(flags, &options);
+  if (!s.ok()) return s;
   // The search's solver starts up while the trace is read.
   std::optional<SolverWarmUp> warm_up;
-  if (flags.Get("prune", "z3") == "z3") warm_up.emplace();
+  if (flags.Get("prune", "z3") == "z3" && !options.enumerate.bounded()) {
+    warm_up.emplace();
+  }
   std::string notes;
   absl::StatusOr<Trace> trace = OpenTraceFromFlags(flags, &notes);
   if (!trace.ok()) return trace.status();
   PrintNotes(stderr, notes);
-  CheckOptions options;
-  absl::Status s = OptionsFromFlags(flags, &options);
-  if (!s.ok()) return s;
   absl::StatusOr<int64_t> jobs =
       flags.GetInt("jobs", std::max(1u, std::thread::hardware_concurrency()));
   if (!jobs.ok()) return jobs.status();
