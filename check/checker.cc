@@ -827,10 +827,13 @@ absl::StatusOr<CheckReport> RunCheck(
         continue;
       }
       // Every worker is busy, or every open search waits for its runs.
-      absl::MutexLock lock(&shared.settle_mu);
-      auto settled = [&] { return shared.settled != settled_seen; };
-      shared.settle_mu.AwaitWithTimeout(absl::Condition(&settled),
-                                        absl::Milliseconds(50));
+      {
+        absl::MutexLock lock(&shared.settle_mu);
+        auto settled = [&] { return shared.settled != settled_seen; };
+        shared.settle_mu.AwaitWithTimeout(absl::Condition(&settled),
+                                          absl::Milliseconds(50));
+      }
+      emit(false);  // runs finished while no state was offered
     }
     for (const std::unique_ptr<Search>& search : open) {
       if (search->cs != nullptr) {
