@@ -388,7 +388,9 @@ absl::StatusOr<std::unique_ptr<StateSpace>> StateSpace::Build(
 
 SpaceBuilder::SpaceBuilder(const UnitHashes& hashes,
                            const ModelOptions& options)
-    : hashes_(hashes), options_(options) {
+    : hashes_(hashes),
+      options_(options),
+      assembly_(std::make_unique<StateSpace::Assembly>()) {
   Restart();
 }
 
@@ -494,7 +496,7 @@ absl::StatusOr<std::unique_ptr<StateSpace>> SpaceBuilder::Build(
   MergeDurable();
 
   using RawCandidate = StateSpace::RawCandidate;
-  StateSpace::Assembly a;
+  StateSpace::Assembly& a = *assembly_;
   std::unique_ptr<StateSpace> s = StateSpace::Begin(
       hashes_, event, options_,
       Durability{tracker_->state(), tracker_->Constraints()}, a);

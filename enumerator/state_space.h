@@ -277,6 +277,10 @@ class SpaceBuilder {
   std::vector<uint8_t> listed_;  // per op: was optional, in optional_
   // (global unit, op) of every unit of an optional op, ascending.
   std::vector<std::pair<uint64_t, uint32_t>> optional_;
+  // Kept from one build to the next: its tables hold an entry per op and per
+  // optional unit, and allocating them again cost page faults at every
+  // crash point.
+  std::unique_ptr<StateSpace::Assembly> assembly_;
 };
 
 }  // namespace crashenum
