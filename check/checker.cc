@@ -444,28 +444,36 @@ absl::StatusOr<CheckReport> RunCheck(
     std::shared_ptr<const StateSpace> space;
     // Made at the second step, or at the first once the solver has started
     // up: the first state of a crash point needs no solver (nothing covers
-    // any of its states yet), so it is offered while the solver starts.
+    // any of its states yet), so the state with nothing persisted is
+    // offered while the solver starts.
     std::unique_ptr<CoverSearch> cs;
-    std::vector<std::vector<uint8_t>> offered_before_solver;
+    bool offered_none_persisted = false;
     std::unique_ptr<Cursor> cursor;
     std::vector<uint32_t> all_slots;
     bool exhausted = false;  // the solver has no uncovered state left
+  };
+  // Adds crash point `i` (whose space is `space`) to the report and, with
+  // pruning, gives it an index of judged states.
+  auto begin_point =
+      [&](size_t i,
+          const std::shared_ptr<const StateSpace>& space) -> PointResult& {
+    report.points.emplace_back();
+    PointResult& pr = report.points.back();
+    pr.event = space->event();
+    if (prune) {
+      PruneState& p = *shared.prune[i];
+      absl::MutexLock lock(&p.mu);
+      p.space = space;
+      p.index = std::make_unique<PruneIndex>(*space);
+    }
+    return pr;
   };
   auto start_search = [&](size_t i) -> absl::StatusOr<std::unique_ptr<Search>> {
     auto search = std::make_unique<Search>();
     search->point = i;
     ASSIGN_OR_RETURN(search->space, prep.Space(i));
     const StateSpace& space = *search->space;
-    report.points.emplace_back();
-    PointResult& pr = report.points.back();
-    pr.event = space.event();
-    pr.searched = true;
-    {
-      PruneState& p = *shared.prune[i];
-      absl::MutexLock lock(&p.mu);
-      p.space = search->space;
-      p.index = std::make_unique<PruneIndex>(space);
-    }
+    begin_point(i, search->space).searched = true;
     search->cursor = std::make_unique<Cursor>(space);
     search->all_slots.resize(space.slots().size());
     for (uint32_t k = 0; k < search->all_slots.size(); ++k) {
@@ -475,10 +483,10 @@ absl::StatusOr<CheckReport> RunCheck(
   };
   auto start_solver = [&](Search& search) -> absl::Status {
     ASSIGN_OR_RETURN(search.cs, CoverSearch::Create(*search.space));
-    for (const std::vector<uint8_t>& values : search.offered_before_solver) {
-      search.cs->BlockAssignment(values);
+    if (search.offered_none_persisted) {
+      search.cs->BlockAssignment(
+          std::vector<uint8_t>(search.space->vars().size(), 0));
     }
-    search.offered_before_solver.clear();
     return absl::OkStatus();
   };
   auto in_flight = [&](const Search& search) {
@@ -515,7 +523,7 @@ absl::StatusOr<CheckReport> RunCheck(
     if (search.cs == nullptr && pr.visited == 0 && !CoverSearch::Ready() &&
         cursor.valid()) {
       model = cursor.values();  // nothing persisted
-      search.offered_before_solver.push_back(*model);
+      search.offered_none_persisted = true;
     } else {
       if (search.cs == nullptr) RETURN_IF_ERROR(start_solver(search));
       absorb(search);
@@ -564,15 +572,12 @@ absl::StatusOr<CheckReport> RunCheck(
   };
   // True when a searched crash point has every verdict its counting needs:
   // its own runs, and those of states of other crash points it shares an
-  // image with.
+  // image with. (Every cover carries the image of a visited state.)
   auto ready_to_count = [&](Search& search) {
     if (!search.exhausted || in_flight(search) > 0) return false;
     absorb(search);
     const SearchedPoint& sp = search_data[search.point];
     absl::MutexLock lock(&shared.mu);
-    for (uint64_t k : sp.cover_image) {
-      if (!shared.judged[k]) return false;
-    }
     for (const auto& [id, k] : sp.visited) {
       if (!shared.judged[k]) return false;
     }
@@ -848,15 +853,7 @@ absl::StatusOr<CheckReport> RunCheck(
     absl::StatusOr<std::shared_ptr<const StateSpace>> built = prep.Space(i);
     if (!built.ok()) return stop_workers(built.status());
     std::shared_ptr<const StateSpace> space = *std::move(built);
-    report.points.emplace_back();
-    PointResult& pr = report.points.back();
-    pr.event = space->event();
-    if (prune) {
-      PruneState& p = *shared.prune[i];
-      absl::MutexLock lock(&p.mu);
-      p.space = space;
-      p.index = std::make_unique<PruneIndex>(*space);
-    }
+    PointResult& pr = begin_point(i, space);
     pr.states = EnumerateStates(
         *space, options.enumerate, [&](const VisitedState& state) {
           if (cancel_requested()) {

@@ -51,7 +51,7 @@ class CoverSearch {
  public:
   // True when this build has Z3 (the search is possible).
   static bool Available();
-  // False while a SolverWarmUp is under way: Create() would wait for it.
+  // False when Create() would wait for a SolverWarmUp under way.
   static bool Ready();
   // `space` must outlive the search. Errors: those of starting the solver
   // (Unimplemented in a build without Z3).

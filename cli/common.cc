@@ -261,13 +261,18 @@ std::string DefaultTmpDir() {
   return t && *t ? t : "/tmp";
 }
 
+long double WritableTmpfsFreeBytes(const char* dir) {
+  struct statfs fs;
+  if (::statfs(dir, &fs) != 0 || fs.f_type != TMPFS_MAGIC ||
+      ::access(dir, W_OK | X_OK) != 0) {
+    return -1;
+  }
+  return static_cast<long double>(fs.f_bavail) * fs.f_bsize;
+}
+
 std::string DefaultWorkParent(uint64_t bytes) {
   constexpr const char* kShm = "/dev/shm";
-  struct statfs fs;
-  if (::statfs(kShm, &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
-      ::access(kShm, W_OK | X_OK) == 0 &&
-      static_cast<long double>(fs.f_bavail) * fs.f_bsize >=
-          4.0L * static_cast<long double>(bytes)) {
+  if (WritableTmpfsFreeBytes(kShm) >= 4.0L * static_cast<long double>(bytes)) {
     return kShm;
   }
   return DefaultTmpDir();

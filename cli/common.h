@@ -80,6 +80,10 @@ std::string DescribeTraits(const OracleTraits& traits);
 // $TMPDIR, else /tmp: the default parent of work directories.
 std::string DefaultTmpDir();
 
+// The free bytes of `dir` when it is a tmpfs this process may write, else
+// -1.
+long double WritableTmpfsFreeBytes(const char* dir);
+
 // The default parent of a check's work directory, whose images take at most
 // `bytes`: /dev/shm when it is a tmpfs this process may write with four
 // times that free (images in memory are copied and checked without

@@ -1,9 +1,6 @@
 #include "cli/common.h"
 
-#include <linux/magic.h>
 #include <stdlib.h>
-#include <sys/statfs.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <string>
@@ -14,18 +11,17 @@ namespace crashenum {
 namespace internal_cli {
 namespace {
 
-// Whether this machine offers /dev/shm as a writable tmpfs.
-bool ShmUsable() {
-  struct statfs fs;
-  return ::statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
-         ::access("/dev/shm", W_OK | X_OK) == 0;
-}
-
 TEST(DefaultWorkParentTest, SmallImagesGoToShmWhenItIsATmpfs) {
-  if (!ShmUsable()) {
-    GTEST_SKIP() << "skipped: /dev/shm is not a writable tmpfs here";
+  if (WritableTmpfsFreeBytes("/dev/shm") < 4.0L * (16 << 20)) {
+    GTEST_SKIP() << "skipped: /dev/shm is not a writable tmpfs with 64 MiB "
+                    "free here";
   }
   EXPECT_EQ(DefaultWorkParent(16 << 20), "/dev/shm");
+}
+
+TEST(DefaultWorkParentTest, WritableTmpfsFreeBytesTellsTmpfsFromOthers) {
+  EXPECT_EQ(WritableTmpfsFreeBytes("/proc"), -1);  // procfs
+  EXPECT_EQ(WritableTmpfsFreeBytes("/no/such/dir"), -1);
 }
 
 TEST(DefaultWorkParentTest, ImagesTooLargeForShmGoToTmpdir) {

@@ -39,7 +39,7 @@ class SatSolver {
   // now. Thread-safe; a Create() at the same time waits for it rather than
   // paying them again. Errors are left for Create() to report.
   static void WarmUp();
-  // False while a WarmUp() is under way (a Create() now would wait for it).
+  // False when a Create() now would wait for a WarmUp() under way.
   static bool Ready();
   virtual ~SatSolver() = default;
 

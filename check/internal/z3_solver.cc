@@ -29,7 +29,7 @@ absl::Status Guard(const char* what, F&& f) {
   }
 }
 
-// Idle Z3 contexts. Making one costs 15-90 ms (it allocates and clears two
+// Idle Z3 contexts. Making one costs 15-100 ms (it allocates and clears two
 // tables of 8 MiB, every page a fault), more than a whole search of a small
 // crash point, so a context outlives its solvers and serves the next ones. A
 // context is used by one thread at a time. Never destroyed: solvers may end
@@ -46,7 +46,7 @@ class ContextPool {
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !filling_ || !idle_.empty();
+        return TakesAtOnce();
       };
       mu_.Await(absl::Condition(&ready));
       if (!idle_.empty()) {
@@ -58,10 +58,10 @@ class ContextPool {
     return std::make_unique<z3::context>();
   }
 
-  // False while Fill() makes a context.
+  // False when Take() would wait for Fill().
   bool Ready() {
     absl::MutexLock lock(&mu_);
-    return !filling_;
+    return TakesAtOnce();
   }
 
   // Makes a context for the pool, and solves a trivial problem on it (the
@@ -91,6 +91,11 @@ class ContextPool {
   }
 
  private:
+  // Whether Take() need not wait: a context is idle, or none is being made.
+  bool TakesAtOnce() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !filling_ || !idle_.empty();
+  }
+
   absl::Mutex mu_;
   std::vector<std::unique_ptr<z3::context>> idle_ ABSL_GUARDED_BY(mu_);
   bool filling_ ABSL_GUARDED_BY(mu_) = false;
