@@ -29,6 +29,19 @@ absl::Status Guard(const char* what, F&& f) {
   }
 }
 
+// Z3's plain SAT core (no tactic set-up on each incremental check), with
+// Z3's own SIGINT handling off. By default check() installs a handler of
+// its own for as long as it runs, which swallows the signal the user meant
+// for the whole check (its handler never ran) and makes the check give up
+// with "canceled"; the check's handler stops it between solves instead.
+z3::solver PlainSolver(z3::context& c) {
+  z3::solver solver(c, z3::solver::simple());
+  z3::params p(c);
+  p.set("ctrl_c", false);
+  solver.set(p);
+  return solver;
+}
+
 // Idle Z3 contexts. Making one costs 15-100 ms (it allocates and clears two
 // tables of 8 MiB, every page a fault), more than a whole search of a small
 // crash point, so a context outlives its solvers and serves the next ones. A
@@ -76,7 +89,7 @@ class ContextPool {
     std::unique_ptr<z3::context> c;
     Guard("starting", [&] {
       c = std::make_unique<z3::context>();
-      z3::solver solver(*c, z3::solver::simple());
+      z3::solver solver = PlainSolver(*c);
       solver.add(c->bool_const("v"));
       solver.check();
     }).IgnoreError();
@@ -138,9 +151,7 @@ class PooledContext {
 
 class Z3Solver : public SatSolver {
  public:
-  // The plain SAT core: no tactic set-up on each incremental check.
-  Z3Solver()
-      : context_(pooled_.get()), solver_(context_, z3::solver::simple()) {}
+  Z3Solver() : context_(pooled_.get()), solver_(PlainSolver(context_)) {}
 
   uint32_t NewVar() override {
     const uint32_t v = static_cast<uint32_t>(vars_.size());
