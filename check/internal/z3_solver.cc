@@ -29,13 +29,16 @@ absl::Status Guard(const char* what, F&& f) {
   }
 }
 
-// Z3's plain SAT core (no tactic set-up on each incremental check), with
-// Z3's own SIGINT handling off. By default check() installs a handler of
-// its own for as long as it runs, which swallows the signal the user meant
-// for the whole check (its handler never ran) and makes the check give up
-// with "canceled"; the check's handler stops it between solves instead.
+// Z3's incremental SAT solver (the logic QF_FD picks it: the problems here
+// are purely propositional), with Z3's own SIGINT handling off. The default
+// solver, the SMT core, took six times as long per check on a long search
+// (3.9 ms against 0.65 ms at 1 400-1 900 blocking clauses). By default
+// check() installs a SIGINT handler of its own for as long as it runs, which
+// swallows the signal the user meant for the whole check (its handler never
+// ran) and makes the check give up with "canceled"; the check's handler
+// stops it between solves instead.
 z3::solver PlainSolver(z3::context& c) {
-  z3::solver solver(c, z3::solver::simple());
+  z3::solver solver(c, "QF_FD");
   z3::params p(c);
   p.set("ctrl_c", false);
   solver.set(p);
