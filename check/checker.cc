@@ -91,6 +91,9 @@ struct PruneState {
   // and runs started but not finished.
   std::vector<RunRecord> finished;
   int in_flight = 0;  // runs queued or running
+  // Queued runs a verdict that came in while they waited covered: the
+  // worker took that verdict instead of running the oracle.
+  uint64_t skipped = 0;
 };
 
 struct Shared {
@@ -100,7 +103,8 @@ struct Shared {
   std::deque<bool> judged;       // per image: verdict known
   absl::Status error;            // first infrastructure error
   absl::Duration oracle_time;
-  std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> done{0};     // jobs settled, run or skipped
+  std::atomic<uint64_t> skipped{0};  // of those, covered while queued
   std::atomic<uint64_t> failing{0};
   // Runs of pruned crash points settled (verdict stored, no longer counted
   // in flight): what the search waits for.
@@ -141,6 +145,34 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     const std::string id = job.id.ToString();
     absl::StatusOr<Resolution> r = job.space->Resolve(job.id);
     if (!r.ok()) return fail(AddContext(r.status(), "resolving " + id));
+    // A verdict that came in while the job waited may cover it: a state the
+    // search offered while a run of its crash point was pending, or one
+    // queued behind the run that covers it.
+    std::optional<Verdict> covered;
+    if (job.pruned) {
+      PruneState& p = *shared.prune[job.point];
+      absl::MutexLock lock(&p.mu);
+      if (const Verdict* v = p.index->Find(*r)) {
+        covered = *v;
+        ++p.skipped;
+        --p.in_flight;
+      }
+    }
+    if (covered.has_value()) {
+      {
+        absl::MutexLock lock(&shared.mu);
+        shared.verdicts[job.image] = *std::move(covered);
+        shared.judged[job.image] = true;
+        shared.skipped.fetch_add(1);
+        shared.done.fetch_add(1);
+      }
+      {
+        absl::MutexLock lock(&shared.settle_mu);
+        ++shared.settled;
+      }
+      job.space.reset();
+      continue;
+    }
     absl::Status s = (*m)->Apply(*job.space, *r);
     if (s.ok() && copy) s = (*m)->CopyTo(scratch);
     if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
@@ -341,7 +373,7 @@ absl::StatusOr<CheckReport> RunCheck(
     const absl::Time now = absl::Now();
     if (!force && now - last_progress < absl::Milliseconds(200)) return;
     last_progress = now;
-    progress.oracle_runs_done = shared.done.load();
+    progress.oracle_runs_done = shared.done.load() - shared.skipped.load();
     progress.failures = shared.failing.load();
     progress.elapsed = now - start;
     options.on_progress(progress);
@@ -791,10 +823,14 @@ absl::StatusOr<CheckReport> RunCheck(
       }
       if (open.empty() && next == prep.events.size()) break;
       // The next model of a crash point with no run pending, else the first
-      // of a newly opened one: neither can be covered by a pending verdict,
-      // and one such state may wait in the queue for a worker, so that none
-      // waits for the solver. Else, for an idle worker, the next model of the
-      // crash point with fewest runs pending.
+      // of a newly opened one: neither can be covered by a pending verdict.
+      // Else the next model of the crash point with fewest runs pending,
+      // which a pending verdict may still cover: the worker that takes it
+      // looks it up in the crash point's index first, and takes the verdict
+      // of a run that covers it instead of running the oracle. One state may
+      // wait in the queue, so that a worker that finishes a run finds its
+      // next state there rather than waiting for the verdict to reach the
+      // search and the solver's next model.
       int pending = 0;
       Search* pick = nullptr;
       int pick_pending = INT_MAX;
@@ -820,8 +856,7 @@ absl::StatusOr<CheckReport> RunCheck(
         pick = open.back().get();
         pick_pending = 0;
       }
-      if (pick != nullptr &&
-          (pick_pending == 0 ? pending <= jobs : pending < jobs)) {
+      if (pick != nullptr && pending <= jobs) {
         absl::Status s = step(*pick);
         if (!s.ok()) {
           return stop_workers(
@@ -908,7 +943,11 @@ absl::StatusOr<CheckReport> RunCheck(
 
   report.interrupted = interrupted;
   report.distinct_images = images.size();
-  report.oracle_runs = shared.done.load();
+  report.oracle_runs = shared.done.load() - shared.skipped.load();
+  report.pruned_images += shared.skipped.load();
+  for (size_t i = 0; prune && i < report.points.size(); ++i) {
+    report.points[i].oracle_runs -= shared.prune[i]->skipped;
+  }
   report.oracle_time = shared.oracle_time;
   std::vector<Hash128> by_index(images.size());
   for (const auto& [hash, index] : images) by_index[index] = hash;

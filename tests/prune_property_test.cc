@@ -10,11 +10,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -22,14 +22,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "check/checker.h"
 #include "check/cover_count.h"
 #include "check/cover_search.h"
+#include "core/hash128.h"
+#include "core/trace.h"
 #include "enumerator/crash_points.h"
 #include "enumerator/enumerate.h"
 #include "enumerator/state_space.h"
-#include "core/hash128.h"
-#include "core/trace.h"
 #include "gtest/gtest.h"
 #include "oracles/oracle.h"
 #include "rapidcheck.h"
@@ -46,15 +48,20 @@ struct Generated {
   std::string text;
 };
 
-// One device of 8 sectors; up to 7 one- or two-sector writes of random
-// letters, flushes between some, some left in flight or overlapping.
-Generated GenTrace() {
-  TraceBuilder b("builder", "");
+// The traces' one device, of 8 sectors.
+Device TestDevice() {
   Device dev;
   dev.name = "dev0";
   dev.sector_size = kSector;
   dev.num_sectors = kSectors;
-  RC_ASSERT(b.AddDevice(dev).ok());
+  return dev;
+}
+
+// Up to 7 one- or two-sector writes of random letters, flushes between
+// some, some left in flight or overlapping.
+Generated GenTrace() {
+  TraceBuilder b("builder", "");
+  RC_ASSERT(b.AddDevice(TestDevice()).ok());
   std::string text;
   uint64_t entry = 0;
   std::vector<uint32_t> in_flight;
@@ -98,8 +105,9 @@ Generated GenTrace() {
 // reads are kept per image path for the recorder.
 class AdaptiveOracle : public Oracle {
  public:
-  AdaptiveOracle(uint64_t first, uint64_t even, uint64_t odd, uint64_t salt)
-      : first_(first), even_(even), odd_(odd), salt_(salt) {
+  AdaptiveOracle(uint64_t first, uint64_t even, uint64_t odd, uint64_t salt,
+                 absl::Duration delay = absl::ZeroDuration())
+      : first_(first), even_(even), odd_(odd), salt_(salt), delay_(delay) {
     traits_.reads_through_files = true;
   }
   const std::string& name() const override { return name_; }
@@ -116,6 +124,7 @@ class AdaptiveOracle : public Oracle {
       reads_[images.paths[0]] = {first_, next};
     }
     const Hash128 h = HashBytes(absl::StrCat(salt_, a, b));
+    absl::SleepFor(delay_);
     return h.lo % 3 == 0 ? Verdict::Fail("residue 0") : Verdict::Pass();
   }
   std::vector<uint64_t> ReadsOf(const std::string& path) {
@@ -134,6 +143,7 @@ class AdaptiveOracle : public Oracle {
   const std::string name_ = "adaptive";
   OracleTraits traits_;
   const uint64_t first_, even_, odd_, salt_;
+  const absl::Duration delay_;  // each run takes at least this long
   absl::Mutex mu_;
   std::map<std::string, std::vector<uint64_t>> reads_;
 };
@@ -234,6 +244,45 @@ RC_GTEST_PROP(PruneProperty, ReadSetPruningIsExact, ()) {
   RC_TAG(pruned->pruned_images > 0 ? "pruned some" : "pruned none");
 }
 
+// With one worker, a state queued while a run was pending, and covered by
+// that run's verdict, takes the verdict instead of an oracle run: with an
+// oracle that reads only a sector no write touches, every crash point needs
+// exactly one run. The oracle is slow, so that the enumeration queues
+// states (and the search offers one) before the first verdict is in.
+TEST(PruneTest, QueuedStatesCoveredByAVerdictAreNotRun) {
+  TraceBuilder b("builder", "");
+  ASSERT_TRUE(b.AddDevice(TestDevice()).ok());
+  uint64_t entry = 0;
+  for (uint64_t sector = 1; sector < 6; ++sector) {
+    Op op;
+    op.kind = OpKind::kWrite;
+    op.sector = sector;
+    op.num_sectors = 1;
+    op.data = b.Own(std::string(kSector, 'a'));
+    ASSERT_TRUE(b.Submit(op, entry++).ok());
+  }
+  absl::StatusOr<Trace> trace = std::move(b).Build();
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  for (bool search : {false, true}) {
+    SCOPED_TRACE(search ? "--prune=z3" : "--prune=readset");
+    AdaptiveOracle oracle(0, 0, 0, 1, absl::Milliseconds(20));
+    OracleReportedReads recorder(oracle);
+    CheckOptions options;
+    options.points.mode = CrashPointMode::kAll;
+    options.model.torn = false;
+    options.jobs = 1;
+    options.work_dir = WorkDir();
+    options.read_recorder = &recorder;
+    options.search = search;
+    absl::StatusOr<CheckReport> r = RunCheck(*trace, oracle, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->points.back().oracle_runs, 1u);
+    EXPECT_EQ(r->oracle_runs, r->points.size());
+    EXPECT_EQ(r->oracle_runs + r->pruned_images, r->distinct_images);
+    // The last crash point holds all 32 states of the 5 writes in flight.
+    EXPECT_EQ(r->points.back().states, 32u);
+  }
+}
 
 // Runs the check without pruning and with --prune=z3 (the readset recorder
 // and the search); the spaces are walked (walk_limit -1) or counted (0).
