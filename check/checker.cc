@@ -250,19 +250,86 @@ uint64_t SpaceBytes(const StateSpace& s) {
 // holds every unit its durable writes cover).
 constexpr uint64_t kKeptSpaceBytes = uint64_t{16} << 20;
 
-// The plan of a check.
+// The plan of a check: its crash points, and per crash point its plan and
+// maybe its state space. Plan() may run on a thread of its own while the
+// check starts on the crash points planned so far (WaitPlanned).
 struct Prepared {
+  const Trace* trace = nullptr;
   const CheckOptions* options = nullptr;
   std::unique_ptr<UnitHashes> hashes;
   std::vector<uint32_t> events;  // per crash point
+  // Per crash point, written by Plan() before `planned` passes it.
   std::vector<PointPlan> plan;
-  std::vector<std::shared_ptr<const StateSpace>> kept;  // per point, or null
-  uint64_t kept_bytes = 0;
-  // Planning, checking and counting each ask for the points in order.
+  std::vector<std::shared_ptr<const StateSpace>> kept;  // or null
+  // For Space(): checking and counting each ask for the points in order.
   std::unique_ptr<SpaceBuilder> builder;
 
+  absl::Mutex mu;
+  size_t planned ABSL_GUARDED_BY(mu) = 0;  // crash points [0, planned)
+  bool planning ABSL_GUARDED_BY(mu) = true;
+  absl::Status plan_error ABSL_GUARDED_BY(mu);
+  std::atomic<bool> stop_planning{false};
+
+  // Plans every crash point in order, on its own SpaceBuilder (a separate
+  // thread from Space()'s); stops early when asked.
+  void Plan() {
+    SpaceBuilder plan_builder(*hashes, options->model);
+    uint64_t kept_bytes = 0;
+    absl::Status error;
+    for (size_t i = 0; i < events.size() && !stop_planning.load(); ++i) {
+      absl::StatusOr<std::unique_ptr<StateSpace>> built =
+          plan_builder.Build(events[i]);
+      if (!built.ok()) {
+        error = built.status();
+        break;
+      }
+      std::shared_ptr<const StateSpace> space = *std::move(built);
+      PointPlan& p = plan[i];
+      p.event = events[i];
+      p.description = DescribePoint(*trace, events[i]);
+      p.variables = space->vars().size();
+      for (const OptionalOp& op : space->optional_ops()) {
+        p.optional_writes += !op.vars.empty();
+      }
+      p.count = CountStates(*space, options->enumerate);
+      const uint64_t bytes = SpaceBytes(*space);
+      if (kept_bytes + bytes <= kKeptSpaceBytes) {
+        kept_bytes += bytes;
+        kept[i] = std::move(space);
+      }
+      absl::MutexLock lock(&mu);
+      ++planned;
+    }
+    absl::MutexLock lock(&mu);
+    plan_error = std::move(error);
+    planning = false;
+  }
+
+  // Waits until crash point `i` is planned. Errors: Plan()'s, or Cancelled
+  // when planning stopped before it.
+  absl::Status WaitPlanned(size_t i) {
+    absl::MutexLock lock(&mu);
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return planned > i || !planning;
+    };
+    mu.Await(absl::Condition(&ready));
+    if (planned > i) return absl::OkStatus();
+    if (!plan_error.ok()) return plan_error;
+    return absl::CancelledError("planning stopped");
+  }
+  bool AllPlanned() {
+    absl::MutexLock lock(&mu);
+    return planned == events.size();
+  }
+  // The plans made so far (all of them once Plan() returned in full).
+  std::vector<PointPlan> Plans() {
+    absl::MutexLock lock(&mu);
+    return std::vector<PointPlan>(plan.begin(), plan.begin() + planned);
+  }
+
+  // Crash point `i`'s space; `i` must be planned.
   absl::StatusOr<std::shared_ptr<const StateSpace>> Space(size_t i) {
-    if (i < kept.size() && kept[i] != nullptr) return kept[i];
+    if (kept[i] != nullptr) return kept[i];
     if (builder == nullptr) {
       builder = std::make_unique<SpaceBuilder>(*hashes, options->model);
     }
@@ -271,34 +338,26 @@ struct Prepared {
   }
 };
 
-absl::StatusOr<Prepared> Prepare(const Trace& trace,
-                                 const CheckOptions& options) {
-  Prepared p;
-  p.options = &options;
-  ASSIGN_OR_RETURN(p.hashes, UnitHashes::Build(trace, options.model.atomic_unit));
+// The crash points of a check, planned now unless `plan_later` (then call
+// Plan()).
+absl::StatusOr<std::unique_ptr<Prepared>> Prepare(const Trace& trace,
+                                                  const CheckOptions& options,
+                                                  bool plan_later = false) {
+  auto p = std::make_unique<Prepared>();
+  p->trace = &trace;
+  p->options = &options;
+  ASSIGN_OR_RETURN(p->hashes,
+                   UnitHashes::Build(trace, options.model.atomic_unit));
   CrashPointOptions cpo = options.points;
   cpo.discard = options.model.discard;
   ASSIGN_OR_RETURN(std::vector<CrashPoint> points, FindCrashPoints(trace, cpo));
-  for (const CrashPoint& cp : points) {
-    p.events.push_back(cp.event);
-    ASSIGN_OR_RETURN(std::shared_ptr<const StateSpace> space,
-                     p.Space(p.events.size() - 1));
-    PointPlan plan;
-    plan.event = cp.event;
-    plan.description = DescribePoint(trace, cp.event);
-    plan.variables = space->vars().size();
-    for (const OptionalOp& op : space->optional_ops()) {
-      plan.optional_writes += !op.vars.empty();
-    }
-    plan.count = CountStates(*space, options.enumerate);
-    p.plan.push_back(std::move(plan));
-    const uint64_t bytes = SpaceBytes(*space);
-    if (p.kept_bytes + bytes <= kKeptSpaceBytes) {
-      p.kept_bytes += bytes;
-      p.kept.push_back(std::move(space));
-    } else {
-      p.kept.push_back(nullptr);
-    }
+  for (const CrashPoint& cp : points) p->events.push_back(cp.event);
+  p->plan.resize(points.size());
+  p->kept.resize(points.size());
+  if (!plan_later) {
+    p->Plan();
+    absl::MutexLock lock(&p->mu);
+    if (!p->plan_error.ok()) return p->plan_error;
   }
   return p;
 }
@@ -307,8 +366,8 @@ absl::StatusOr<Prepared> Prepare(const Trace& trace,
 
 absl::StatusOr<std::vector<PointPlan>> PlanCheck(const Trace& trace,
                                                  const CheckOptions& options) {
-  ASSIGN_OR_RETURN(Prepared p, Prepare(trace, options));
-  return std::move(p.plan);
+  ASSIGN_OR_RETURN(std::unique_ptr<Prepared> p, Prepare(trace, options));
+  return std::move(p->plan);
 }
 
 absl::StatusOr<CheckReport> RunCheck(
@@ -323,12 +382,29 @@ absl::StatusOr<CheckReport> RunCheck(
   std::optional<SolverWarmUp> warm_up;
   if (search) warm_up.emplace();
   const int jobs = std::max(1, options.jobs);
-  ASSIGN_OR_RETURN(Prepared prep, Prepare(trace, options));
+  // With the search, the crash points are planned on a thread of their own
+  // while the first ones are checked (no count needs checking against
+  // max_states first); the plan is reported once complete.
+  ASSIGN_OR_RETURN(std::unique_ptr<Prepared> prepared,
+                   Prepare(trace, options, /*plan_later=*/search));
+  Prepared& prep = *prepared;
+  std::thread planner;
+  if (search) planner = std::thread([&prep] { prep.Plan(); });
+  // Stops and joins the planner on every return.
+  struct JoinPlanner {
+    Prepared& prep;
+    std::thread& thread;
+    ~JoinPlanner() {
+      prep.stop_planning = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join_planner{prep, planner};
+  bool plan_announced = !search;
   CheckReport report;
-  report.plan = prep.plan;
   long double total = 0;
   bool fits = true;
   for (const PointPlan& p : prep.plan) {
+    if (search) break;
     total += p.count.fits ? static_cast<long double>(p.count.exact)
                           : static_cast<long double>(1e30);
     fits &= p.count.fits;
@@ -349,7 +425,7 @@ absl::StatusOr<CheckReport> RunCheck(
         "--tear-at-most=K, --torn=none or --sample=N",
         prune ? "" : ", or prune with --prune=z3"));
   }
-  if (on_plan) on_plan(prep.plan);
+  if (on_plan && !search) on_plan(prep.plan);
 
   JobQueue queue(static_cast<size_t>(jobs) * 4);
   Shared shared;
@@ -503,6 +579,7 @@ absl::StatusOr<CheckReport> RunCheck(
   auto start_search = [&](size_t i) -> absl::StatusOr<std::unique_ptr<Search>> {
     auto search = std::make_unique<Search>();
     search->point = i;
+    RETURN_IF_ERROR(prep.WaitPlanned(i));
     ASSIGN_OR_RETURN(search->space, prep.Space(i));
     const StateSpace& space = *search->space;
     begin_point(i, search->space).searched = true;
@@ -795,6 +872,10 @@ absl::StatusOr<CheckReport> RunCheck(
         stopped = true;
         break;
       }
+      if (!plan_announced && prep.AllPlanned()) {
+        plan_announced = true;
+        if (on_plan) on_plan(prep.plan);
+      }
       {
         absl::MutexLock lock(&shared.settle_mu);
         settled_seen = shared.settled;
@@ -941,6 +1022,14 @@ absl::StatusOr<CheckReport> RunCheck(
   if (!shared.error.ok()) return shared.error;
   emit(true);
 
+  if (search) {
+    // Complete unless the check stopped early.
+    prep.stop_planning = true;
+    planner.join();
+    report.plan = prep.Plans();
+  } else {
+    report.plan = prep.plan;
+  }
   report.interrupted = interrupted;
   report.distinct_images = images.size();
   report.oracle_runs = shared.done.load() - shared.skipped.load();

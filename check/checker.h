@@ -182,7 +182,9 @@ struct CheckReport {
 absl::StatusOr<std::vector<PointPlan>> PlanCheck(const Trace& trace,
                                                  const CheckOptions& options);
 
-// Runs the check. `on_plan` (optional) sees the plan before any oracle runs.
+// Runs the check. `on_plan` (optional) sees the plan once it is complete:
+// before any oracle runs, or with the search (which plans the crash points
+// while it checks the first ones) as soon as the last crash point is planned.
 // A violation is a result: the report lists it and the Status is OK. Errors:
 // ResourceExhausted when the planned states exceed max_states (naming the
 // count); I/O errors of the workers' images; those of PlanCheck.
