@@ -905,13 +905,16 @@ absl::StatusOr<CheckReport> RunCheck(
       if (open.empty() && next == prep.events.size()) break;
       // The next model of a crash point with no run pending, else the first
       // of a newly opened one: neither can be covered by a pending verdict.
-      // Else the next model of the crash point with fewest runs pending,
-      // which a pending verdict may still cover: the worker that takes it
-      // looks it up in the crash point's index first, and takes the verdict
-      // of a run that covers it instead of running the oracle. One state may
-      // wait in the queue, so that a worker that finishes a run finds its
-      // next state there rather than waiting for the verdict to reach the
-      // search and the solver's next model.
+      // Else, for an idle worker, the next model of the crash point with
+      // fewest runs pending, which a pending verdict may still cover: the
+      // worker that takes it looks it up in the crash point's index first,
+      // and takes the verdict of a run that covers it instead of running the
+      // oracle. One state may wait in the queue, so that a worker that
+      // finishes a run finds its next state there rather than waiting for
+      // the verdict to reach the search and the solver's next model; with
+      // one worker that may be such a state too, as the worker takes it
+      // only once the one pending run's verdict is in (with more, it could
+      // take it while another run that covers it is still under way).
       int pending = 0;
       Search* pick = nullptr;
       int pick_pending = INT_MAX;
@@ -937,7 +940,8 @@ absl::StatusOr<CheckReport> RunCheck(
         pick = open.back().get();
         pick_pending = 0;
       }
-      if (pick != nullptr && pending <= jobs) {
+      if (pick != nullptr &&
+          (pick_pending == 0 || jobs == 1 ? pending <= jobs : pending < jobs)) {
         absl::Status s = step(*pick);
         if (!s.ok()) {
           return stop_workers(
