@@ -559,6 +559,13 @@ absl::StatusOr<CheckReport> RunCheck(
     std::unique_ptr<Cursor> cursor;
     std::vector<uint32_t> all_slots;
     bool exhausted = false;  // the solver has no uncovered state left
+    // The last state queued for an oracle run, and what the last finished
+    // run read: while a run is pending, the next model is sought outside
+    // the cover it would have if it read what the last one did (runs at one
+    // crash point read much the same), so that it is less likely to be
+    // covered by the time a worker takes it.
+    std::optional<StateId> last_queued;
+    std::vector<uint32_t> last_read;
   };
   // Adds crash point `i` (whose space is `space`) to the report and, with
   // pruning, gives it an index of judged states.
@@ -616,6 +623,7 @@ absl::StatusOr<CheckReport> RunCheck(
     SearchedPoint& sp = search_data[search.point];
     for (RunRecord& run : done) {
       search.cs->BlockCover(run.slots, run.state);
+      search.last_read = run.slots;
       sp.covers.push_back(CoverOf(*search.space, run.slots, run.state));
       sp.cover_image.push_back(run.image);
     }
@@ -636,7 +644,18 @@ absl::StatusOr<CheckReport> RunCheck(
     } else {
       if (search.cs == nullptr) RETURN_IF_ERROR(start_solver(search));
       absorb(search);
-      ASSIGN_OR_RETURN(model, search.cs->Next());
+      std::optional<Resolution> pending;
+      if (search.last_queued.has_value() && !search.last_read.empty() &&
+          in_flight(search) > 0) {
+        absl::StatusOr<Resolution> r = space.Resolve(*search.last_queued);
+        if (r.ok()) pending = *std::move(r);
+      }
+      if (pending.has_value()) {
+        ASSIGN_OR_RETURN(model,
+                         search.cs->NextOutside(search.last_read, *pending));
+      } else {
+        ASSIGN_OR_RETURN(model, search.cs->Next());
+      }
     }
     if (!model.has_value()) {
       search.exhausted = true;
@@ -658,6 +677,7 @@ absl::StatusOr<CheckReport> RunCheck(
         return false;
       }
       sp.visited.push_back({s.Id(), image});
+      if (how == Offered::kQueued) search.last_queued = s.Id();
       if (how != Offered::kQueued) {
         // Its verdict is its image's: a cover of exactly this state.
         absl::StatusOr<Resolution> r = space.Resolve(s.Id());

@@ -114,16 +114,21 @@ uint32_t CoverSearch::ShowsVar(uint32_t s, const Hash128& content) {
   return e;
 }
 
-void CoverSearch::BlockCover(const std::vector<uint32_t>& slots,
-                             const Resolution& checked) {
-  std::vector<Literal> clause;
+std::vector<Literal> CoverSearch::OtherContent(
+    const std::vector<uint32_t>& slots, const Resolution& checked) {
+  std::vector<Literal> out;
   for (uint32_t s : slots) {
     const int32_t v = checked.slot_version[s];
     const Hash128 content =
         v >= 0 ? space_.slots()[s].candidates[v].rel : Hash128();
-    clause.push_back(Neg(ShowsVar(s, content)));
+    out.push_back(Neg(ShowsVar(s, content)));
   }
-  solver_->AddClause(clause);
+  return out;
+}
+
+void CoverSearch::BlockCover(const std::vector<uint32_t>& slots,
+                             const Resolution& checked) {
+  solver_->AddClause(OtherContent(slots, checked));
 }
 
 void CoverSearch::BlockAssignment(const std::vector<uint8_t>& values) {
@@ -134,13 +139,32 @@ void CoverSearch::BlockAssignment(const std::vector<uint8_t>& values) {
   solver_->AddClause(clause);
 }
 
-absl::StatusOr<std::optional<std::vector<uint8_t>>> CoverSearch::Next() {
+absl::StatusOr<std::optional<std::vector<uint8_t>>> CoverSearch::Solve(
+    const std::vector<Literal>& assume) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::optional<std::vector<uint8_t>>> r =
-      solver_->Solve(static_cast<uint32_t>(space_.vars().size()));
+      solver_->Solve(static_cast<uint32_t>(space_.vars().size()), assume);
   solver_time_ += absl::Now() - start;
   ++solver_calls_;
   return r;
+}
+
+absl::StatusOr<std::optional<std::vector<uint8_t>>> CoverSearch::Next() {
+  return Solve({});
+}
+
+absl::StatusOr<std::optional<std::vector<uint8_t>>> CoverSearch::NextOutside(
+    const std::vector<uint32_t>& slots, const Resolution& pending) {
+  // The guessed cover's clause holds only under the assumption `g`, which is
+  // retired (made false for good) right after.
+  const uint32_t g = solver_->NewVar();
+  std::vector<Literal> clause = OtherContent(slots, pending);
+  clause.push_back(Neg(g));
+  solver_->AddClause(clause);
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> r = Solve({Pos(g)});
+  solver_->AddClause({Neg(g)});
+  if (!r.ok() || r->has_value()) return r;
+  return Solve({});
 }
 
 }  // namespace crashenum

@@ -63,6 +63,14 @@ class CoverSearch {
   // none is left (every state is covered). Errors: Internal when the solver
   // fails or gives up.
   absl::StatusOr<std::optional<std::vector<uint8_t>>> Next();
+  // Next(), preferring an assignment with a state that shows, in one of
+  // `slots`, other content than the state resolved to `pending` does: one
+  // outside the cover that `pending`'s run would have if it read `slots`
+  // (a guess at the cover of a run still under way). Only the preference
+  // depends on the guess: when every assignment left is inside it, one of
+  // those, and nullopt only when none is left at all.
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> NextOutside(
+      const std::vector<uint32_t>& slots, const Resolution& pending);
 
   // Excludes every assignment whose states all show, in each of `slots`,
   // the content the state resolved to `checked` shows there.
@@ -84,6 +92,12 @@ class CoverSearch {
   uint32_t MaximalVar(uint32_t s, uint32_t c);
   uint32_t NonePersistedVar(uint32_t s);
   uint32_t ShowsVar(uint32_t s, const Hash128& content);
+  // The literals "slot s does not show the content `checked` shows there",
+  // one per slot of `slots`.
+  std::vector<internal_check::Literal> OtherContent(
+      const std::vector<uint32_t>& slots, const Resolution& checked);
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> Solve(
+      const std::vector<internal_check::Literal>& assume);
 
   const StateSpace& space_;
   std::unique_ptr<internal_check::SatSolver> solver_;

@@ -1,5 +1,5 @@
-// The SAT solver adapter: models, and a SIGINT during a solve reaching the
-// process's own handler rather than the solver's.
+// The SAT solver adapter: models, assumptions, and a SIGINT during a solve
+// reaching the process's own handler rather than the solver's.
 #include "check/internal/sat_solver.h"
 
 #include <signal.h>
@@ -65,6 +65,27 @@ TEST(SatSolverTest, EmptyClauseMakesItUnsatisfiable) {
   auto m = (*s)->Solve(1);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_FALSE(m->has_value());
+}
+
+TEST(SatSolverTest, AssumptionsHoldForOneSolveOnly) {
+  if (!SatSolver::Available()) GTEST_SKIP() << "built without Z3";
+  auto s = SatSolver::Create();
+  ASSERT_TRUE(s.ok()) << s.status();
+  const uint32_t a = (*s)->NewVar(), b = (*s)->NewVar();
+  (*s)->AddClause({Neg(a), Neg(b)});
+  auto m = (*s)->Solve(2, {Pos(a)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((**m)[a], 1);
+  EXPECT_EQ((**m)[b], 0);
+  m = (*s)->Solve(2, {Pos(a), Pos(b)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_FALSE(m->has_value());  // unsatisfiable under both
+  m = (*s)->Solve(2, {Pos(b)});  // the earlier assumptions are gone
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((**m)[a], 0);
+  EXPECT_EQ((**m)[b], 1);
 }
 
 std::atomic<int> sigints{0};

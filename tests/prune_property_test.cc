@@ -428,7 +428,31 @@ RC_GTEST_PROP(PruneProperty, SearchModelsAreTheValidAssignments, ()) {
   RC_TAG(open.size() > 1 ? "several searches open" : "one search or none");
 }
 
-// A cover blocks exactly the assignments all of whose states it holds.
+// A random cover of `space`: a state of `states` and a random subset of
+// the slots (what its run read), and per valid assignment whether the cover
+// holds it (every one of its states).
+struct RandomCover {
+  const Walked* judged;
+  std::vector<uint32_t> slots;
+  std::map<std::vector<uint8_t>, bool> covered;
+};
+RandomCover GenRandomCover(const StateSpace& space,
+                           const std::vector<Walked>& states) {
+  RandomCover c{&states[*rc::gen::inRange<size_t>(0, states.size())], {}, {}};
+  for (uint32_t s = 0; s < space.slots().size(); ++s) {
+    if (*rc::gen::arbitrary<bool>()) c.slots.push_back(s);
+  }
+  const Cover cover = CoverOf(space, c.slots, c.judged->r);
+  for (const Walked& w : states) {
+    auto [it, fresh] = c.covered.try_emplace(w.values, true);
+    it->second =
+        it->second && CoverOf(space, c.slots, w.r).contents == cover.contents;
+  }
+  return c;
+}
+
+// A cover blocks exactly the assignments all of whose states it holds, and
+// as a guess it steers NextOutside without excluding any.
 RC_GTEST_PROP(PruneProperty, BlockCoverExcludesExactlyTheCoveredAssignments,
               ()) {
   Generated g = GenTrace();
@@ -437,22 +461,10 @@ RC_GTEST_PROP(PruneProperty, BlockCoverExcludesExactlyTheCoveredAssignments,
   for (const auto& space : all.spaces) {
     if (space->vars().size() > 8) continue;
     const std::vector<Walked> states = Walk(*space);
-    const Walked& judged =
-        states[*rc::gen::inRange<size_t>(0, states.size())];
-    std::vector<uint32_t> slots;
-    for (uint32_t s = 0; s < space->slots().size(); ++s) {
-      if (*rc::gen::arbitrary<bool>()) slots.push_back(s);
-    }
-    const Cover cover = CoverOf(*space, slots, judged.r);
-    auto holds = [&](const Resolution& r) {
-      return CoverOf(*space, slots, r).contents == cover.contents;
-    };
-    // An assignment is covered when every one of its states is.
-    std::map<std::vector<uint8_t>, bool> covered;
-    for (const Walked& w : states) {
-      auto [it, fresh] = covered.try_emplace(w.values, true);
-      it->second = it->second && holds(w.r);
-    }
+    const RandomCover random = GenRandomCover(*space, states);
+    const Walked& judged = *random.judged;
+    const std::vector<uint32_t>& slots = random.slots;
+    const std::map<std::vector<uint8_t>, bool>& covered = random.covered;
     std::set<std::vector<uint8_t>> want;
     for (const auto& [values, c] : covered) {
       if (!c) want.insert(values);
@@ -469,6 +481,27 @@ RC_GTEST_PROP(PruneProperty, BlockCoverExcludesExactlyTheCoveredAssignments,
       (*cs)->BlockAssignment(**m);
     }
     RC_ASSERT(got == want);
+    // The same cover as a guess at a pending run's: NextOutside gives every
+    // assignment outside it before any inside it, and still every valid
+    // assignment once (the guess steers, and never excludes).
+    size_t outside = 0;
+    for (const auto& [values, c] : covered) outside += !c;
+    absl::StatusOr<std::unique_ptr<CoverSearch>> guessed =
+        CoverSearch::Create(*space);
+    RC_ASSERT(guessed.ok());
+    std::set<std::vector<uint8_t>> all;
+    while (true) {
+      absl::StatusOr<std::optional<std::vector<uint8_t>>> m =
+          (*guessed)->NextOutside(slots, judged.r);
+      RC_ASSERT(m.ok());
+      if (!m->has_value()) break;
+      RC_ASSERT(covered.count(**m) == 1u);  // a valid assignment
+      RC_ASSERT(covered.at(**m) == (all.size() >= outside));
+      RC_ASSERT(all.insert(**m).second);
+      (*guessed)->BlockAssignment(**m);
+    }
+    RC_ASSERT(all.size() == covered.size());
+    RC_TAG(outside > 0 && outside < covered.size() ? "both sides" : "one side");
   }
 }
 

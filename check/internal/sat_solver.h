@@ -48,11 +48,12 @@ class SatSolver {
   // Adds the disjunction of `clause`; an empty clause makes the problem
   // unsatisfiable. Literals must name variables NewVar returned.
   virtual void AddClause(const std::vector<Literal>& clause) = 0;
-  // The values of variables [0, num_vars) in a model of every clause added,
-  // or nullopt when there is none. Errors: Internal when the solver gives up
-  // (unknown) or fails, with its reason.
+  // The values of variables [0, num_vars) in a model of every clause added
+  // and every literal of `assume` (for this call only), or nullopt when
+  // there is none. Errors: Internal when the solver gives up (unknown) or
+  // fails, with its reason.
   virtual absl::StatusOr<std::optional<std::vector<uint8_t>>> Solve(
-      uint32_t num_vars) = 0;
+      uint32_t num_vars, const std::vector<Literal>& assume = {}) = 0;
 };
 
 }  // namespace internal_check

@@ -181,12 +181,16 @@ class Z3Solver : public SatSolver {
   }
 
   absl::StatusOr<std::optional<std::vector<uint8_t>>> Solve(
-      uint32_t num_vars) override {
+      uint32_t num_vars, const std::vector<Literal>& assume) override {
     if (!deferred_.ok()) return deferred_;
     std::optional<std::vector<uint8_t>> out;
     std::string unknown;
     absl::Status s = Guard("solving", [&] {
-      const z3::check_result r = solver_.check();
+      z3::expr_vector assumptions(context_);
+      for (const Literal& l : assume) {
+        assumptions.push_back(l.negated ? !vars_[l.var] : vars_[l.var]);
+      }
+      const z3::check_result r = solver_.check(assumptions);
       if (r == z3::unsat) return;
       if (r == z3::unknown) {
         unknown = solver_.reason_unknown();
