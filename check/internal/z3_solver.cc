@@ -37,10 +37,19 @@ absl::Status Guard(const char* what, F&& f) {
 // swallows the signal the user meant for the whole check (its handler never
 // ran) and makes the check give up with "canceled"; the check's handler
 // stops it between solves instead.
+//
+// Its decisions try "true" first: a model persists every optional unit it
+// can, so the search starts from the states nearest what the file system
+// meant to write, where an fsck reads least and a run covers most. On the
+// barrier fixture the exhaustive checks took 23 runs instead of 28
+// (--torn=none) and 42 instead of 48 (torn sectors); in 20 s on the
+// nobarrier fixture's torn crash point the runs covered 2^91.4 states
+// instead of 2^86.3.
 z3::solver PlainSolver(z3::context& c) {
   z3::solver solver(c, "QF_FD");
   z3::params p(c);
   p.set("ctrl_c", false);
+  p.set("phase", "always_true");
   solver.set(p);
   return solver;
 }
