@@ -245,6 +245,18 @@ uint64_t SpaceBytes(const StateSpace& s) {
   return n;
 }
 
+// The states in the union of the not-passing covers but not in that of the
+// failing ones: none when no cover is of an ERROR verdict, else the
+// difference when both counts fit, else UINT64_MAX (too many to say).
+uint64_t ErroringStates(const StateCount& failing,
+                        const StateCount& not_passing, bool any_error) {
+  if (!any_error) return 0;
+  if (failing.fits && not_passing.fits) {
+    return not_passing.exact - failing.exact;
+  }
+  return UINT64_MAX;
+}
+
 // State spaces kept from planning for the run, up to this many bytes; the
 // others are built again when needed and dropped after (one of a long trace
 // holds every unit its durable writes cover).
@@ -761,6 +773,42 @@ absl::StatusOr<CheckReport> RunCheck(
         absl::StatusOr<Resolution> r = space.Resolve(id);
         tally(id, verdict_of(k), r.ok() ? r->hash : Hash128());
       }
+      // Every state a judged run covers is judged too: count the union of
+      // the covers (with those of runs that finished after the search
+      // stopped), when counting can.
+      SearchedPoint& sp = search_data[i];
+      {
+        PruneState& p = *shared.prune[i];
+        absl::MutexLock lock(&p.mu);
+        for (const RunRecord& run : p.finished) {
+          sp.covers.push_back(CoverOf(space, run.slots, run.state));
+          sp.cover_image.push_back(run.image);
+        }
+        p.finished.clear();
+      }
+      std::vector<size_t> judged, fail, fail_or_error;
+      for (size_t c = 0; c < sp.covers.size(); ++c) {
+        const Verdict* v = verdict_of(sp.cover_image[c]);
+        if (v == nullptr) continue;
+        judged.push_back(c);
+        if (v->kind != VerdictKind::kPass) fail_or_error.push_back(c);
+        if (v->kind == VerdictKind::kFail) fail.push_back(c);
+      }
+      absl::StatusOr<CoverCounts> counts =
+          CountCovered(space, sp.covers, {judged, fail, fail_or_error});
+      if (counts.ok() &&
+          (!counts->unions[0].fits || counts->unions[0].exact > pr.states)) {
+        const StateCount& all = counts->unions[0];
+        const StateCount& failing = counts->unions[1];
+        const StateCount& not_passing = counts->unions[2];
+        pr.all_listed = false;
+        pr.count = all;
+        pr.failing_count = failing;
+        pr.states = all.fits ? all.exact : UINT64_MAX;
+        pr.failing_states = failing.fits ? failing.exact : UINT64_MAX;
+        pr.erroring_states = ErroringStates(failing, not_passing,
+                                            fail_or_error.size() > fail.size());
+      }
     } else {
       const SearchedPoint& sp = search_data[i];
       // Only a crash point with a state that did not pass needs walking.
@@ -838,10 +886,8 @@ absl::StatusOr<CheckReport> RunCheck(
         pr.failing_count = counts.unions[0];
         pr.states = counts.total.exact;
         pr.failing_states = counts.unions[0].exact;
-        pr.erroring_states =
-            counts.unions[1].fits && counts.unions[0].fits
-                ? counts.unions[1].exact - counts.unions[0].exact
-                : UINT64_MAX;
+        pr.erroring_states = ErroringStates(counts.unions[0], counts.unions[1],
+                                            fail_or_error.size() > fail.size());
         for (const auto& [id, k] : sp.visited) {
           const Verdict* v = verdict_of(k);
           if (v == nullptr) continue;

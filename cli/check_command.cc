@@ -647,6 +647,14 @@ absl::StatusOr<int> Run(const Flags& flags) {
     if (p.all_listed || (p.failing_count.fits && p.failing_count.exact == 0)) {
       continue;
     }
+    if (report->interrupted) {
+      std::fprintf(stderr,
+                   "note: e%u's search was interrupted: the %s failing "
+                   "states its judged runs cover were counted, and the "
+                   "judged ones are listed\n",
+                   p.event, p.failing_count.ToString().c_str());
+      continue;
+    }
     std::fprintf(stderr,
                  "note: e%u has too many states to list (more than "
                  "--max-states=%llu): its %s failing states were counted, "
@@ -732,10 +740,12 @@ absl::StatusOr<int> Run(const Flags& flags) {
   if (report->interrupted) {
     const int sig = g_signal.load();
     std::fprintf(stderr,
-                 "interrupted by %s: %llu states judged, %llu left unjudged; "
+                 "interrupted by %s: %s states judged, %llu left unjudged; "
                  "%s\n",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                 (unsigned long long)report->states,
+                 report->states != UINT64_MAX
+                     ? absl::StrCat(report->states).c_str()
+                     : absl::StrFormat("2^%.1f", report->states_log2).c_str(),
                  (unsigned long long)report->unjudged_states,
                  flags.Has("json")
                      ? absl::StrCat("run the same command with --resume=",

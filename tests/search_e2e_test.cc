@@ -1,7 +1,8 @@
 // End-to-end tests of the Z3 search (check --prune=z3, the default) with the
 // real e2fsck on the recorded ext4 traces: exhaustive torn-sector coverage,
-// exact counts, failures confirmed by direct oracle runs, and the same
-// failing states as the enumeration where both can run.
+// exact counts, failures confirmed by direct oracle runs, the same failing
+// states as the enumeration where both can run, and what an interrupted
+// search counts.
 
 #include <algorithm>
 #include <cstdio>
@@ -21,6 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 
 const char kBarrier[] = "tests/testdata/ext4-append-rename.log";
+const char kNoBarrier[] = "tests/testdata/ext4-append-rename-nobarrier.log";
 
 Result Crashenum(const std::string& args) {
   return Sh("cli/crashenum " + args);
@@ -136,6 +138,28 @@ TEST(SearchE2eTest, ListsTheSameFailingStatesAsTheEnumeration) {
   const std::set<std::string> failing = FailingStates(z3);
   EXPECT_EQ(failing, FailingStates(readset));
   EXPECT_EQ(failing.size(), got["failures"].get<size_t>());
+}
+
+// Interrupted, the search of the nobarrier fixture's torn crash point (2^99
+// states) counts as judged every state its judged runs cover, not only the
+// states it visited: the first runs' covers alone hold more than 2^64.
+TEST(SearchE2eTest, InterruptedSearchCountsWhatItsRunsCover) {
+  if (!HaveE2fsck()) GTEST_SKIP() << "e2fsck (e2fsprogs) is not installed";
+  const std::string json = Tmp() + "/interrupted.json";
+  Result r = Sh(std::string("timeout --preserve-status -s INT 5 ") +
+                "cli/crashenum check " + kNoBarrier +
+                " --oracle=ext4-fsck --from-mark=mkfs -j 1 --json=" + json);
+  ASSERT_EQ(r.exit_code, 130) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("interrupted by SIGINT: 2^"));
+  const nlohmann::json s = JsonLines(json).back()["summary"];
+  ASSERT_EQ(s["interrupted"], true) << s;
+  const nlohmann::json& point = s["searched_points"][0];
+  EXPECT_GT(point["visited"].get<int>(), 0) << s;
+  EXPECT_GT(point["states_log2"].get<double>(), 64) << s;
+  EXPECT_EQ(s["states"], point["states"]) << s;
+  EXPECT_EQ(point["all_failing_listed"], false) << s;
+  // The failing states listed are the judged ones the search visited.
+  EXPECT_LE(FailingStates(json).size(), point["visited"].get<size_t>());
 }
 
 }  // namespace
