@@ -20,6 +20,7 @@
 namespace crashenum {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 const char kBarrier[] = "tests/testdata/ext4-append-rename.log";
@@ -179,15 +180,17 @@ TEST(CheckE2eTest, RefusesHugeSpacesWithTheCount) {
 }
 
 // The same 2^99 states with the search (the default): `true` reads
-// nothing, so its first run covers them all.
+// nothing, so its first run covers them all. (A second state the search
+// queued while that run was pending takes its verdict without a run.)
 TEST(CheckE2eTest, SearchCoversHugeSpacesAnOracleDoesNotRead) {
   const std::string json = Tmp() + "/huge.json";
   Result r = Crashenum(std::string("check ") + kNoBarrier +
                        " --oracle=exec:true --from-mark=mkfs -j 1 --json=" +
                        json);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("e392    2^99.0 covered (0 failing), 1 "
-                                  "visited, 1 oracle runs"));
+  EXPECT_THAT(r.output,
+              ContainsRegex("e392    2\\^99\\.0 covered \\(0 "
+                            "failing\\), [12] visited, 1 oracle runs"));
   const nlohmann::json s = JsonLines(json).back()["summary"];
   EXPECT_EQ(s["states"], "2^99.0");
   EXPECT_EQ(s["failures"], 0);
