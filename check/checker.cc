@@ -981,20 +981,35 @@ absl::StatusOr<CheckReport> RunCheck(
       // one worker that may be such a state too, as the worker takes it
       // only once the one pending run's verdict is in (with more, it could
       // take it while another run that covers it is still under way).
+      // While the solver starts up, a search that would wait for it is
+      // passed over for the first state of another crash point (which needs
+      // no solver), opened even past max_open.
       int pending = 0;
       Search* pick = nullptr;
       int pick_pending = INT_MAX;
+      Search* waits_for_solver = nullptr;
+      int waiting_pending = 0;
+      const bool solver_ready = CoverSearch::Ready();
       for (const std::unique_ptr<Search>& search : open) {
         const int n = in_flight(*search);
         absorb(*search);  // every run settled before `n` was read
         pending += n;
-        if (!search->exhausted && n < pick_pending) {
+        if (search->exhausted) continue;
+        if (search->cs == nullptr && search->offered_none_persisted &&
+            !solver_ready) {
+          if (waits_for_solver == nullptr) {
+            waits_for_solver = search.get();
+            waiting_pending = n;
+          }
+          continue;
+        }
+        if (n < pick_pending) {
           pick = search.get();
           pick_pending = n;
         }
       }
       if (pending <= jobs && pick_pending > 0 && next < prep.events.size() &&
-          open.size() < max_open) {
+          (open.size() < max_open || waits_for_solver != nullptr)) {
         absl::StatusOr<std::unique_ptr<Search>> started = start_search(next);
         if (!started.ok()) {
           return stop_workers(AddContext(
@@ -1005,6 +1020,10 @@ absl::StatusOr<CheckReport> RunCheck(
         open.push_back(*std::move(started));
         pick = open.back().get();
         pick_pending = 0;
+      }
+      if (pick == nullptr && waits_for_solver != nullptr) {
+        pick = waits_for_solver;
+        pick_pending = waiting_pending;
       }
       if (pick != nullptr &&
           (pick_pending == 0 || jobs == 1 ? pending <= jobs : pending < jobs)) {
