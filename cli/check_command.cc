@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,12 +43,27 @@ std::string FirstLine(const std::string& s) {
 }
 
 // SIGINT / SIGTERM during a check: the first asks the checker to stop and
-// write a partial report; a second SIGINT ends the process at once.
+// write a partial report; a second one ends the process at once, unless it
+// comes within kRepeatNs of the first: timeout(1) signals the command and
+// then its whole process group, so the command gets the one interruption
+// twice at once.
 std::atomic<bool> g_interrupted{false};
 std::atomic<int> g_signal{0};
+std::atomic<int64_t> g_first_signal_ns{0};
+constexpr int64_t kRepeatNs = 250'000'000;
+
+int64_t MonotonicNs() {  // async-signal-safe
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 void OnSignal(int sig) {
+  const int64_t now = MonotonicNs();
+  int64_t unset = 0;
+  g_first_signal_ns.compare_exchange_strong(unset, now);
   if (g_interrupted.exchange(true)) {
+    if (now - g_first_signal_ns.load() < kRepeatNs) return;
     ::signal(sig, SIG_DFL);
     ::raise(sig);
     return;
@@ -66,6 +82,7 @@ class InterruptScope {
   InterruptScope() {
     g_interrupted.store(false);
     g_signal.store(0);
+    g_first_signal_ns.store(0);
     struct sigaction sa = {};
     sa.sa_handler = OnSignal;
     sigemptyset(&sa.sa_mask);

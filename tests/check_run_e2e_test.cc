@@ -109,9 +109,10 @@ TEST(KeepFailingE2eTest, CompressedAndBazelDefaultDirectory) {
 }
 
 // Starts a check in the background whose oracle sleeps, interrupts it with
-// `sig` once `runs` oracle runs have started, and returns its exit code.
+// `sig` (sent `times` times, 20 ms apart) once `runs` oracle runs have started,
+// and returns its exit code.
 int InterruptedCheck(const std::string& args, int runs, int sig,
-                     std::string* output) {
+                     std::string* output, int times = 1) {
   const std::string started = Tmp() + "/started";
   Sh("rm -rf " + started + " && mkdir " + started);
   const std::string log = Tmp() + "/interrupted.log";
@@ -134,7 +135,11 @@ int InterruptedCheck(const std::string& args, int runs, int sig,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ::kill(pid, sig);
+  for (int k = 0; k < times; ++k) {
+    // Apart enough that the check takes each on its own.
+    if (k > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ::kill(pid, sig);
+  }
   int status = 0;
   ::waitpid(pid, &status, 0);
   *output = ReadFile(log);
@@ -196,6 +201,22 @@ TEST(ResumeE2eTest, SigtermAlsoStopsWithAPartialReport) {
       2, SIGTERM, &output);
   EXPECT_EQ(code, 143) << output;
   EXPECT_EQ(JsonLines(partial).back()["summary"]["interrupted"], true);
+}
+
+// timeout(1) sends its signal to the command and then to its process
+// group: the same interruption twice within a moment still ends with a
+// report.
+TEST(ResumeE2eTest, OneSignalDeliveredTwiceStillWritesTheReport) {
+  const std::string partial = Tmp() + "/twice.json";
+  std::string output;
+  const int code = InterruptedCheck(
+      std::string(kBarrier) +
+          " --from-mark=mkfs --torn=none -j 1 -q --json=" + partial,
+      2, SIGTERM, &output, /*times=*/2);
+  EXPECT_EQ(code, 143) << output;
+  const std::vector<nlohmann::json> lines = JsonLines(partial);
+  ASSERT_FALSE(lines.empty()) << output;
+  EXPECT_EQ(lines.back()["summary"]["interrupted"], true);
 }
 
 TEST(ResumeE2eTest, RefusesAReportOfAnotherOracleOrTrace) {
