@@ -147,70 +147,63 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     if (!r.ok()) return fail(AddContext(r.status(), "resolving " + id));
     // A verdict that came in while the job waited may cover it: a state the
     // search offered while a run of its crash point was pending, or one
-    // queued behind the run that covers it.
+    // queued behind the run that covers it. It then takes that verdict
+    // instead of an oracle run.
     std::optional<Verdict> covered;
     if (job.pruned) {
       PruneState& p = *shared.prune[job.point];
       absl::MutexLock lock(&p.mu);
-      if (const Verdict* v = p.index->Find(*r)) {
-        covered = *v;
-        ++p.skipped;
-        --p.in_flight;
-      }
+      if (const Verdict* v = p.index->Find(*r)) covered = *v;
     }
-    if (covered.has_value()) {
-      {
-        absl::MutexLock lock(&shared.mu);
-        shared.verdicts[job.image] = *std::move(covered);
-        shared.judged[job.image] = true;
-        shared.skipped.fetch_add(1);
-        shared.done.fetch_add(1);
+    const bool skipped = covered.has_value();
+    Verdict v;
+    absl::Duration took;
+    if (skipped) {
+      v = *std::move(covered);
+    } else {
+      absl::Status s = (*m)->Apply(*job.space, *r);
+      if (s.ok() && copy) s = (*m)->CopyTo(scratch);
+      if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
+      if (!shared.prune.empty()) {
+        absl::StatusOr<std::vector<std::pair<std::string, std::string>>> env =
+            options.read_recorder->Begin(index, images.paths);
+        if (!env.ok()) return fail(AddContext(env.status(), "recording reads"));
+        images.env = *std::move(env);
       }
-      {
-        absl::MutexLock lock(&shared.settle_mu);
-        ++shared.settled;
+      const absl::Time start = absl::Now();
+      v = oracle.Check(images, job.id);
+      took = absl::Now() - start;
+      if (!shared.prune.empty()) {
+        bool everything = false;
+        absl::StatusOr<std::vector<std::pair<uint32_t, uint64_t>>> read =
+            options.read_recorder->End(index, unit_bytes, &everything);
+        if (!read.ok()) {
+          return fail(
+              AddContext(read.status(), "reading the read set of " + id));
+        }
+        PruneState& p = *shared.prune[job.point];
+        absl::MutexLock lock(&p.mu);
+        std::vector<uint32_t> slots;
+        if (everything || v.kind == VerdictKind::kError) {
+          slots.resize(job.space->slots().size());
+          for (uint32_t k = 0; k < slots.size(); ++k) slots[k] = k;
+        } else {
+          slots = p.index->SlotsOf(*read);
+        }
+        p.index->Add(slots, *r, v);
+        if (job.searched) {
+          p.finished.push_back(
+              RunRecord{std::move(slots), *std::move(r), job.image});
+        }
       }
-      job.space.reset();
-      continue;
-    }
-    absl::Status s = (*m)->Apply(*job.space, *r);
-    if (s.ok() && copy) s = (*m)->CopyTo(scratch);
-    if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
-    if (!shared.prune.empty()) {
-      absl::StatusOr<std::vector<std::pair<std::string, std::string>>> env =
-          options.read_recorder->Begin(index, images.paths);
-      if (!env.ok()) return fail(AddContext(env.status(), "recording reads"));
-      images.env = *std::move(env);
-    }
-    const absl::Time start = absl::Now();
-    Verdict v = oracle.Check(images, job.id);
-    const absl::Duration took = absl::Now() - start;
-    if (!shared.prune.empty()) {
-      bool everything = false;
-      absl::StatusOr<std::vector<std::pair<uint32_t, uint64_t>>> read =
-          options.read_recorder->End(index, unit_bytes, &everything);
-      if (!read.ok()) {
-        return fail(AddContext(read.status(), "reading the read set of " + id));
-      }
-      PruneState& p = *shared.prune[job.point];
-      absl::MutexLock lock(&p.mu);
-      std::vector<uint32_t> slots;
-      if (everything || v.kind == VerdictKind::kError) {
-        slots.resize(job.space->slots().size());
-        for (uint32_t k = 0; k < slots.size(); ++k) slots[k] = k;
-      } else {
-        slots = p.index->SlotsOf(*read);
-      }
-      p.index->Add(slots, *r, v);
-      if (job.searched) {
-        p.finished.push_back(RunRecord{std::move(slots), *std::move(r), job.image});
-      }
-    }
-    if (v.kind == VerdictKind::kFail) {
-      shared.failing.fetch_add(1);
-      if (options.on_failing_image) {
-        s = options.on_failing_image(job.id, job.hash, v, pristine);
-        if (!s.ok()) return fail(AddContext(s, "keeping failing state " + id));
+      if (v.kind == VerdictKind::kFail) {
+        shared.failing.fetch_add(1);
+        if (options.on_failing_image) {
+          s = options.on_failing_image(job.id, job.hash, v, pristine);
+          if (!s.ok()) {
+            return fail(AddContext(s, "keeping failing state " + id));
+          }
+        }
       }
     }
     {
@@ -219,6 +212,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       shared.judged[job.image] = true;
       shared.oracle_time += took;
       shared.done.fetch_add(1);
+      if (skipped) shared.skipped.fetch_add(1);
     }
     if (job.pruned) {
       // Only now: the point is counted with this verdict once none runs.
@@ -226,6 +220,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
         PruneState& p = *shared.prune[job.point];
         absl::MutexLock lock(&p.mu);
         --p.in_flight;
+        p.skipped += skipped;
       }
       absl::MutexLock lock(&shared.settle_mu);
       ++shared.settled;
@@ -245,16 +240,32 @@ uint64_t SpaceBytes(const StateSpace& s) {
   return n;
 }
 
-// The states in the union of the not-passing covers but not in that of the
-// failing ones: none when no cover is of an ERROR verdict, else the
-// difference when both counts fit, else UINT64_MAX (too many to say).
-uint64_t ErroringStates(const StateCount& failing,
-                        const StateCount& not_passing, bool any_error) {
-  if (!any_error) return 0;
-  if (failing.fits && not_passing.fits) {
-    return not_passing.exact - failing.exact;
+// Indices of a searched crash point's covers, by their verdicts.
+struct CoverGroups {
+  std::vector<size_t> judged;         // verdict known
+  std::vector<size_t> fail;           // FAIL
+  std::vector<size_t> fail_or_error;  // not PASS
+};
+
+// Sets a crash point's counts from the number of states counted (`all`),
+// and the unions of its failing and not-passing covers. Its erroring states
+// are none when no cover is of an ERROR verdict, else the difference when
+// both unions fit 64 bits, else UINT64_MAX (too many to say). A count that
+// does not fit has `exact` UINT64_MAX.
+void SetCoverCounts(PointResult& pr, const CoverGroups& g,
+                    const StateCount& all, const StateCount& failing,
+                    const StateCount& not_passing) {
+  pr.count = all;
+  pr.failing_count = failing;
+  pr.states = all.exact;
+  pr.failing_states = failing.exact;
+  if (g.fail_or_error.size() == g.fail.size()) {
+    pr.erroring_states = 0;
+  } else if (failing.fits && not_passing.fits) {
+    pr.erroring_states = not_passing.exact - failing.exact;
+  } else {
+    pr.erroring_states = UINT64_MAX;
   }
-  return UINT64_MAX;
 }
 
 // State spaces kept from planning for the run, up to this many bytes; the
@@ -402,21 +413,23 @@ absl::StatusOr<CheckReport> RunCheck(
   Prepared& prep = *prepared;
   std::thread planner;
   if (search) planner = std::thread([&prep] { prep.Plan(); });
-  // Stops and joins the planner on every return.
+  // Stops and joins the planner, at the end and on every return.
   struct JoinPlanner {
     Prepared& prep;
     std::thread& thread;
-    ~JoinPlanner() {
+    void Join() {
       prep.stop_planning = true;
       if (thread.joinable()) thread.join();
     }
+    ~JoinPlanner() { Join(); }
   } join_planner{prep, planner};
   bool plan_announced = !search;
   CheckReport report;
   long double total = 0;
   bool fits = true;
-  for (const PointPlan& p : prep.plan) {
-    if (search) break;
+  // (With the search there is no plan yet, and no total to hold.)
+  for (size_t i = 0; !search && i < prep.plan.size(); ++i) {
+    const PointPlan& p = prep.plan[i];
     total += p.count.fits ? static_cast<long double>(p.count.exact)
                           : static_cast<long double>(1e30);
     fits &= p.count.fits;
@@ -689,8 +702,9 @@ absl::StatusOr<CheckReport> RunCheck(
         return false;
       }
       sp.visited.push_back({s.Id(), image});
-      if (how == Offered::kQueued) search.last_queued = s.Id();
-      if (how != Offered::kQueued) {
+      if (how == Offered::kQueued) {
+        search.last_queued = s.Id();
+      } else {
         // Its verdict is its image's: a cover of exactly this state.
         absl::StatusOr<Resolution> r = space.Resolve(s.Id());
         if (r.ok()) {
@@ -731,6 +745,17 @@ absl::StatusOr<CheckReport> RunCheck(
   // ones, and the counts come from counting covers).
   auto verdict_of = [&](uint64_t k) -> const Verdict* {
     return shared.judged[k] ? &shared.verdicts[k] : nullptr;
+  };
+  auto cover_groups = [&](const SearchedPoint& sp) {
+    CoverGroups g;
+    for (size_t c = 0; c < sp.covers.size(); ++c) {
+      const Verdict* v = verdict_of(sp.cover_image[c]);
+      if (v == nullptr) continue;
+      g.judged.push_back(c);
+      if (v->kind != VerdictKind::kPass) g.fail_or_error.push_back(c);
+      if (v->kind == VerdictKind::kFail) g.fail.push_back(c);
+    }
+    return g;
   };
   auto add_finding = [&](PointResult& pr, const StateId& id, const Verdict& v,
                          const Hash128& image) {
@@ -786,28 +811,14 @@ absl::StatusOr<CheckReport> RunCheck(
         }
         p.finished.clear();
       }
-      std::vector<size_t> judged, fail, fail_or_error;
-      for (size_t c = 0; c < sp.covers.size(); ++c) {
-        const Verdict* v = verdict_of(sp.cover_image[c]);
-        if (v == nullptr) continue;
-        judged.push_back(c);
-        if (v->kind != VerdictKind::kPass) fail_or_error.push_back(c);
-        if (v->kind == VerdictKind::kFail) fail.push_back(c);
-      }
+      const CoverGroups g = cover_groups(sp);
       absl::StatusOr<CoverCounts> counts =
-          CountCovered(space, sp.covers, {judged, fail, fail_or_error});
+          CountCovered(space, sp.covers, {g.judged, g.fail, g.fail_or_error});
       if (counts.ok() &&
           (!counts->unions[0].fits || counts->unions[0].exact > pr.states)) {
-        const StateCount& all = counts->unions[0];
-        const StateCount& failing = counts->unions[1];
-        const StateCount& not_passing = counts->unions[2];
         pr.all_listed = false;
-        pr.count = all;
-        pr.failing_count = failing;
-        pr.states = all.fits ? all.exact : UINT64_MAX;
-        pr.failing_states = failing.fits ? failing.exact : UINT64_MAX;
-        pr.erroring_states = ErroringStates(failing, not_passing,
-                                            fail_or_error.size() > fail.size());
+        SetCoverCounts(pr, g, counts->unions[0], counts->unions[1],
+                       counts->unions[2]);
       }
     } else {
       const SearchedPoint& sp = search_data[i];
@@ -873,21 +884,11 @@ absl::StatusOr<CheckReport> RunCheck(
         if (!error.ok()) return error;
       } else {
         pr.all_listed = false;
-        std::vector<size_t> fail, fail_or_error;
-        for (size_t c = 0; c < sp.covers.size(); ++c) {
-          const Verdict* v = verdict_of(sp.cover_image[c]);
-          if (v == nullptr) continue;
-          if (v->kind != VerdictKind::kPass) fail_or_error.push_back(c);
-          if (v->kind == VerdictKind::kFail) fail.push_back(c);
-        }
-        ASSIGN_OR_RETURN(CoverCounts counts,
-                         CountCovered(space, sp.covers, {fail, fail_or_error}));
-        pr.count = counts.total;
-        pr.failing_count = counts.unions[0];
-        pr.states = counts.total.exact;
-        pr.failing_states = counts.unions[0].exact;
-        pr.erroring_states = ErroringStates(counts.unions[0], counts.unions[1],
-                                            fail_or_error.size() > fail.size());
+        const CoverGroups g = cover_groups(sp);
+        ASSIGN_OR_RETURN(
+            CoverCounts counts,
+            CountCovered(space, sp.covers, {g.fail, g.fail_or_error}));
+        SetCoverCounts(pr, g, counts.total, counts.unions[0], counts.unions[1]);
         for (const auto& [id, k] : sp.visited) {
           const Verdict* v = verdict_of(k);
           if (v == nullptr) continue;
@@ -1111,14 +1112,8 @@ absl::StatusOr<CheckReport> RunCheck(
   if (!shared.error.ok()) return shared.error;
   emit(true);
 
-  if (search) {
-    // Complete unless the check stopped early.
-    prep.stop_planning = true;
-    planner.join();
-    report.plan = prep.Plans();
-  } else {
-    report.plan = prep.plan;
-  }
+  join_planner.Join();
+  report.plan = prep.Plans();  // complete unless the check stopped early
   report.interrupted = interrupted;
   report.distinct_images = images.size();
   report.oracle_runs = shared.done.load() - shared.skipped.load();

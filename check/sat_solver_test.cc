@@ -7,15 +7,20 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace crashenum {
 namespace internal_check {
 namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Optional;
 
 // The pigeonhole problem: `holes` + 1 pigeons, each in a hole, no two in one
 // hole. Unsatisfiable, and hard enough for a SAT solver to take a while.
@@ -38,6 +43,19 @@ void AddPigeonhole(SatSolver& s, uint32_t holes) {
   }
 }
 
+// The model Solve() gives (nullopt when unsatisfiable); an error fails the
+// test.
+std::optional<std::vector<uint8_t>> Model(
+    SatSolver& s, uint32_t num_vars, const std::vector<Literal>& assume = {}) {
+  absl::StatusOr<std::optional<std::vector<uint8_t>>> m =
+      s.Solve(num_vars, assume);
+  if (!m.ok()) {
+    ADD_FAILURE() << m.status();
+    return std::nullopt;
+  }
+  return *std::move(m);
+}
+
 TEST(SatSolverTest, ModelSatisfiesTheClausesAndBlockingEndsIt) {
   if (!SatSolver::Available()) GTEST_SKIP() << "built without Z3";
   auto s = SatSolver::Create();
@@ -45,15 +63,9 @@ TEST(SatSolverTest, ModelSatisfiesTheClausesAndBlockingEndsIt) {
   const uint32_t a = (*s)->NewVar(), b = (*s)->NewVar();
   (*s)->AddClause({Pos(a), Pos(b)});
   (*s)->AddClause({Neg(a)});
-  auto m = (*s)->Solve(2);
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(m->has_value());
-  EXPECT_EQ((**m)[a], 0);
-  EXPECT_EQ((**m)[b], 1);
+  EXPECT_THAT(Model(**s, 2), Optional(ElementsAre(0, 1)));
   (*s)->AddClause({Neg(b)});
-  m = (*s)->Solve(2);
-  ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_FALSE(m->has_value());
+  EXPECT_EQ(Model(**s, 2), std::nullopt);
 }
 
 TEST(SatSolverTest, EmptyClauseMakesItUnsatisfiable) {
@@ -62,9 +74,7 @@ TEST(SatSolverTest, EmptyClauseMakesItUnsatisfiable) {
   ASSERT_TRUE(s.ok()) << s.status();
   (*s)->NewVar();
   (*s)->AddClause({});
-  auto m = (*s)->Solve(1);
-  ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_FALSE(m->has_value());
+  EXPECT_EQ(Model(**s, 1), std::nullopt);
 }
 
 TEST(SatSolverTest, AssumptionsHoldForOneSolveOnly) {
@@ -73,19 +83,11 @@ TEST(SatSolverTest, AssumptionsHoldForOneSolveOnly) {
   ASSERT_TRUE(s.ok()) << s.status();
   const uint32_t a = (*s)->NewVar(), b = (*s)->NewVar();
   (*s)->AddClause({Neg(a), Neg(b)});
-  auto m = (*s)->Solve(2, {Pos(a)});
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(m->has_value());
-  EXPECT_EQ((**m)[a], 1);
-  EXPECT_EQ((**m)[b], 0);
-  m = (*s)->Solve(2, {Pos(a), Pos(b)});
-  ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_FALSE(m->has_value());  // unsatisfiable under both
-  m = (*s)->Solve(2, {Pos(b)});  // the earlier assumptions are gone
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(m->has_value());
-  EXPECT_EQ((**m)[a], 0);
-  EXPECT_EQ((**m)[b], 1);
+  EXPECT_THAT(Model(**s, 2, {Pos(a)}), Optional(ElementsAre(1, 0)));
+  // Unsatisfiable under both.
+  EXPECT_EQ(Model(**s, 2, {Pos(a), Pos(b)}), std::nullopt);
+  // The earlier assumptions are gone.
+  EXPECT_THAT(Model(**s, 2, {Pos(b)}), Optional(ElementsAre(0, 1)));
 }
 
 std::atomic<int> sigints{0};

@@ -60,14 +60,14 @@ int64_t MonotonicNs() {  // async-signal-safe
 
 void OnSignal(int sig) {
   const int64_t now = MonotonicNs();
-  int64_t unset = 0;
-  g_first_signal_ns.compare_exchange_strong(unset, now);
-  if (g_interrupted.exchange(true)) {
-    if (now - g_first_signal_ns.load() < kRepeatNs) return;
+  int64_t first = 0;  // when the first signal came, or 0: this is the first
+  if (!g_first_signal_ns.compare_exchange_strong(first, now)) {
+    if (now - first < kRepeatNs) return;
     ::signal(sig, SIG_DFL);
     ::raise(sig);
     return;
   }
+  g_interrupted.store(true);
   g_signal.store(sig);
   static const char kMsg[] =
       "\ninterrupted: finishing the running oracle runs, then writing a "

@@ -146,8 +146,7 @@ TEST(SearchE2eTest, ListsTheSameFailingStatesAsTheEnumeration) {
 TEST(SearchE2eTest, InterruptedSearchCountsWhatItsRunsCover) {
   if (!HaveE2fsck()) GTEST_SKIP() << "e2fsck (e2fsprogs) is not installed";
   const std::string json = Tmp() + "/interrupted.json";
-  // One SIGINT to crashenum alone (timeout(1) would also signal its
-  // process group, and a second SIGINT ends a check at once).
+  // One SIGINT, to crashenum alone.
   Result r = Sh(std::string("(cli/crashenum check ") + kNoBarrier +
                 " --oracle=ext4-fsck --from-mark=mkfs -j 1 --json=" + json +
                 " & pid=$!; sleep 5; kill -INT $pid; wait $pid)");
