@@ -1,6 +1,7 @@
 #include "enumerator/state_space.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,11 +51,15 @@ absl::StatusOr<std::unique_ptr<UnitHashes>> UnitHashes::Build(
     total += len / ub;
   }
   h->offset_[ops.size()] = total;
-  h->hashes_.resize(total);
+  h->stored_.assign(ops.size(), kAllBase);
+  h->hashes_.reserve(total);  // pages are touched only as keys are stored
   uint64_t hashed = 0;  // bytes since the data pages were last released
+  std::vector<Hash128> keys;
   for (size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
     if (op.kind == OpKind::kFlush) continue;
+    const Device& d = trace.devices()[op.device];
+    if (op.kind == OpKind::kDiscard && d.base.empty()) continue;  // all base
     const uint64_t ub = h->unit_bytes_[op.device];
     if (op.kind == OpKind::kWrite) hashed += op.data.size();
     if (hashed >= Trace::kReleaseBytes) {
@@ -63,14 +68,23 @@ absl::StatusOr<std::unique_ptr<UnitHashes>> UnitHashes::Build(
     }
     const uint32_t n = h->num_units(static_cast<uint32_t>(i));
     const uint64_t first = h->first_unit(static_cast<uint32_t>(i));
+    keys.clear();
+    bool all_base = true;
     for (uint32_t k = 0; k < n; ++k) {
       const Hash128 content = op.kind == OpKind::kDiscard
                                   ? h->zero_[op.device]
                                   : HashBytes(op.data.substr(k * ub, ub));
+      const Hash128 base = h->BaseContent(op.device, first + k);
+      // A version showing the base content changes nothing: its key is
+      // zero either way.
       const uint64_t g = GlobalUnit(op.device, first + k);
-      h->hashes_[h->offset_[i] + k] =
-          UnitKey(g, content) ^ UnitKey(g, h->BaseContent(op.device, first + k));
+      keys.push_back(content == base ? Hash128()
+                                     : UnitKey(g, content) ^ UnitKey(g, base));
+      all_base &= content == base;
     }
+    if (all_base) continue;
+    h->stored_[i] = h->hashes_.size();
+    h->hashes_.insert(h->hashes_.end(), keys.begin(), keys.end());
   }
   trace.ReleaseDataPages();
   return h;
@@ -114,8 +128,10 @@ struct StateSpace::RawCandidate {
 struct StateSpace::Assembly {
   std::vector<int32_t> optional_index;  // per op: into optional_, or -1
   std::vector<uint8_t> forced;          // per op: taken as persisted
-  // (optional op index, unit in op) -> (slot, candidate), for variables.
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> where;
+  // The optional versions that are candidates of a slot: (optional op
+  // index, unit in op, slot, candidate), for the variables. (Most units of
+  // a trace's optional ops fold, its discards' mostly.)
+  std::vector<std::array<uint32_t, 4>> where;
   // Scratch space of AddUnit.
   std::vector<RawCandidate> live;
   std::vector<Hash128> rel;
@@ -140,7 +156,6 @@ std::unique_ptr<StateSpace> StateSpace::Begin(const UnitHashes& hashes,
     o.op = i;
     o.first_bit = s->num_bits_;
     o.num_units = hashes.num_units(i);
-    o.unit_var.assign(o.num_units, -1);
     s->num_bits_ += o.num_units;
     a.optional_index[i] = static_cast<int32_t>(s->optional_.size());
     s->optional_.push_back(std::move(o));
@@ -165,10 +180,7 @@ std::unique_ptr<StateSpace> StateSpace::Begin(const UnitHashes& hashes,
       }
     }
   }
-  a.where.resize(s->optional_.size());
-  for (size_t o = 0; o < s->optional_.size(); ++o) {
-    a.where[o].assign(s->optional_[o].num_units, {-1, -1});
-  }
+  a.where.clear();
   return s;
 }
 
@@ -259,8 +271,8 @@ void StateSpace::AddUnit(uint64_t g, const std::vector<RawCandidate>& raw,
     if (!live[i].durable) {
       const int32_t o = a.optional_index[c.op];
       c.bit = optional_[o].first_bit + c.unit_in_op;
-      a.where[o][c.unit_in_op] = {static_cast<int32_t>(slot_index),
-                                  static_cast<int32_t>(i)};
+      a.where.push_back({static_cast<uint32_t>(o), c.unit_in_op, slot_index,
+                         static_cast<uint32_t>(i)});
     }
     slot.candidates.push_back(c);
   }
@@ -285,25 +297,25 @@ void StateSpace::AddUnit(uint64_t g, const std::vector<RawCandidate>& raw,
 
 void StateSpace::Finish(Assembly& a) {
   // Variables, in canonical bit order.
-  for (size_t o = 0; o < optional_.size(); ++o) {
+  std::sort(a.where.begin(), a.where.end());
+  int32_t whole_var = -1;  // without tearing: the variable of op `o`
+  for (const auto& [o, k, slot, cand] : a.where) {
     OptionalOp& op = optional_[o];
-    int32_t whole_var = -1;
-    for (uint32_t k = 0; k < op.num_units; ++k) {
-      const auto [slot, cand] = a.where[o][k];
-      if (slot < 0) continue;
-      int32_t v;
-      if (options_.torn || whole_var < 0) {
-        v = static_cast<int32_t>(vars_.size());
-        vars_.push_back(Variable{static_cast<uint32_t>(o), {}});
-        op.vars.push_back(static_cast<uint32_t>(v));
-        if (!options_.torn) whole_var = v;
-      } else {
-        v = whole_var;
-      }
-      vars_[v].units.push_back(
-          {static_cast<uint32_t>(slot), static_cast<uint32_t>(cand)});
-      op.unit_var[k] = v;
+    if (op.unit_var.empty()) {  // the op's first unit with a variable
+      op.unit_var.assign(op.num_units, -1);
+      whole_var = -1;
     }
+    int32_t v;
+    if (options_.torn || whole_var < 0) {
+      v = static_cast<int32_t>(vars_.size());
+      vars_.push_back(Variable{o, {}});
+      op.vars.push_back(static_cast<uint32_t>(v));
+      if (!options_.torn) whole_var = v;
+    } else {
+      v = whole_var;
+    }
+    vars_[v].units.push_back({slot, cand});
+    op.unit_var[k] = v;
   }
 
   // A PREFLUSH write whose units are all folded still decides whether what
@@ -410,18 +422,58 @@ void SpaceBuilder::Restart() {
 std::vector<std::pair<uint64_t, uint32_t>> SpaceBuilder::NewUnits(
     OpState wanted, std::vector<uint8_t>& seen) const {
   const auto& state = tracker_->state();
-  std::vector<std::pair<uint64_t, uint32_t>> out;
+  // Each op's units are one ascending run: merge the runs (a sort of the
+  // concatenation is several times slower on a trace's thousands of units).
+  struct Run {
+    uint64_t next, end;  // global units [next, end)
+    uint32_t op;
+  };
+  std::vector<Run> runs;
+  uint64_t total = 0;
   for (uint32_t i = 0; i < state.size(); ++i) {
     if (state[i] != wanted || seen[i]) continue;
     seen[i] = 1;
-    const uint64_t first = hashes_.first_unit(i);
     const uint32_t n = hashes_.num_units(i);
-    const uint32_t dev = hashes_.trace().ops()[i].device;
-    for (uint32_t k = 0; k < n; ++k) {
-      out.push_back({UnitHashes::GlobalUnit(dev, first + k), i});
+    if (n == 0) continue;
+    const uint64_t first = UnitHashes::GlobalUnit(
+        hashes_.trace().ops()[i].device, hashes_.first_unit(i));
+    runs.push_back(Run{first, first + n, i});
+    total += n;
+  }
+  auto before = [](const Run& a, const Run& b) {
+    return a.next != b.next ? a.next < b.next : a.op < b.op;
+  };
+  std::sort(runs.begin(), runs.end(), before);
+  std::vector<std::pair<uint64_t, uint32_t>> out;
+  out.reserve(total);
+  // The runs started, a min-heap by `before`; those not yet started follow
+  // in `runs` from `r`. The least run is copied up to the next run's unit.
+  std::vector<Run> heap;
+  auto after = [&](const Run& a, const Run& b) { return before(b, a); };
+  size_t r = 0;
+  while (r < runs.size() || !heap.empty()) {
+    if (heap.empty()) heap.push_back(runs[r++]);
+    while (r < runs.size() && !before(heap.front(), runs[r])) {
+      heap.push_back(runs[r++]);
+      std::push_heap(heap.begin(), heap.end(), after);
+    }
+    std::pop_heap(heap.begin(), heap.end(), after);
+    Run least = heap.back();
+    heap.pop_back();
+    const Run* bound = heap.empty() ? nullptr : &heap.front();
+    if (r < runs.size() && (bound == nullptr || before(runs[r], *bound))) {
+      bound = &runs[r];
+    }
+    do {
+      out.push_back({least.next, least.op});
+      ++least.next;
+    } while (least.next < least.end &&
+             (bound == nullptr || before(least, *bound)));
+    if (least.next < least.end) {
+      heap.push_back(least);
+      std::push_heap(heap.begin(), heap.end(), after);
     }
   }
-  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -469,7 +521,6 @@ void SpaceBuilder::MergeDurable() {
 }
 
 void SpaceBuilder::MergeOptional() {
-  const Trace& trace = hashes_.trace();
   const auto& state = tracker_->state();
   std::vector<std::pair<uint64_t, uint32_t>> fresh =
       NewUnits(OpState::kOptional, listed_);
@@ -480,10 +531,17 @@ void SpaceBuilder::MergeOptional() {
                                  }),
                   optional_.end());
   if (fresh.empty()) return;
-  const size_t old = optional_.size();
-  optional_.insert(optional_.end(), fresh.begin(), fresh.end());
-  std::inplace_merge(optional_.begin(), optional_.begin() + old,
-                     optional_.end());
+  if (optional_.empty()) {
+    optional_.swap(fresh);
+    return;
+  }
+  // Into a buffer kept from build to build: a trace's discards leave tens
+  // of thousands of optional units, and fresh memory for them costs more
+  // than merging them.
+  merge_buffer_.resize(optional_.size() + fresh.size());
+  std::merge(optional_.begin(), optional_.end(), fresh.begin(), fresh.end(),
+             merge_buffer_.begin());
+  optional_.swap(merge_buffer_);
 }
 
 absl::StatusOr<std::unique_ptr<StateSpace>> SpaceBuilder::Build(
@@ -579,7 +637,7 @@ Bitmap StateSpace::BitsFor(const std::vector<uint8_t>& var_values) const {
     bool any = false;
     for (uint32_t v : op.vars) any |= var_values[v] != 0;
     for (uint32_t k = 0; k < op.num_units; ++k) {
-      const int32_t v = op.unit_var[k];
+      const int32_t v = op.unit_var.empty() ? -1 : op.unit_var[k];
       bits.Set(op.first_bit + k, v >= 0 ? var_values[v] != 0 : any);
     }
   }

@@ -78,7 +78,8 @@ class UnitHashes {
   // discards), XOR the key of that unit's base content: zero when the op
   // writes what the base holds.
   const Hash128& rel(uint32_t op, uint32_t k) const {
-    return hashes_[offset_[op] + k];
+    const uint64_t at = stored_[op];
+    return at == kAllBase ? kZero : hashes_[at + k];
   }
   // Bytes op `op` gives its unit `k`; nullptr for a discard (zeroes).
   const char* bytes(uint32_t op, uint32_t k) const;
@@ -95,7 +96,13 @@ class UnitHashes {
   std::vector<uint32_t> unit_bytes_;
   std::vector<Hash128> zero_;  // per device: hash of an all-zero unit
   uint32_t id_unit_bytes_ = 0;
-  std::vector<uint64_t> offset_;  // per op: index of its first unit hash
+  static constexpr uint64_t kAllBase = UINT64_MAX;
+  static constexpr Hash128 kZero{};
+  std::vector<uint64_t> offset_;  // per op: number of units before it
+  // Per op: index of its first unit's key in hashes_, or kAllBase when
+  // every unit shows the base content (a discard of a device with no base
+  // image: tens of thousands of units of a trace, none stored).
+  std::vector<uint64_t> stored_;
   std::vector<Hash128> hashes_;
 };
 
@@ -136,7 +143,8 @@ struct OptionalOp {
   uint32_t op = 0;
   uint32_t first_bit = 0;  // canonical bits [first_bit, first_bit + units)
   uint32_t num_units = 0;
-  // Per unit of the op: its variable, or -1 when folded.
+  // Per unit of the op: its variable, or -1 when folded; empty when every
+  // unit is folded.
   std::vector<int32_t> unit_var;
   std::vector<uint32_t> vars;  // distinct variables of the op, ascending
 };
@@ -277,9 +285,9 @@ class SpaceBuilder {
   std::vector<uint8_t> listed_;  // per op: was optional, in optional_
   // (global unit, op) of every unit of an optional op, ascending.
   std::vector<std::pair<uint64_t, uint32_t>> optional_;
-  // Kept from one build to the next: its tables hold an entry per op and per
-  // optional unit, and allocating them again cost page faults at every
-  // crash point.
+  std::vector<std::pair<uint64_t, uint32_t>> merge_buffer_;  // for optional_
+  // Kept from one build to the next: its tables hold entries per op, and
+  // allocating them again cost page faults at every crash point.
   std::unique_ptr<StateSpace::Assembly> assembly_;
 };
 
