@@ -743,7 +743,11 @@ absl::StatusOr<CheckReport> RunCheck(
   // of the judged state that covers it; every state that did not pass is
   // listed (for a searched crash point too big to walk, only the judged
   // ones, and the counts come from counting covers).
+  // (A judged image's verdict is not written again, and its deque keeps it
+  // in place: the pointer stays valid after the lock is released, so that
+  // counting does not hold up the workers.)
   auto verdict_of = [&](uint64_t k) -> const Verdict* {
+    absl::MutexLock lock(&shared.mu);
     return shared.judged[k] ? &shared.verdicts[k] : nullptr;
   };
   auto cover_groups = [&](const SearchedPoint& sp) {
@@ -947,28 +951,6 @@ absl::StatusOr<CheckReport> RunCheck(
         absl::MutexLock lock(&shared.settle_mu);
         settled_seen = shared.settled;
       }
-      while (!open.empty() && ready_to_count(*open.front())) {
-        Search& done = *open.front();
-        PointResult& pr = report.points[done.point];
-        pr.solver_time = done.cs->solver_time();  // exhausted: it has one
-        report.solver_time += done.cs->solver_time();
-        absl::Status s;
-        {
-          absl::MutexLock lock(&shared.mu);
-          s = count_point(done.point, *done.space, /*any_finding=*/false);
-        }
-        if (!s.ok()) {
-          return stop_workers(
-              AddContext(s, absl::StrCat("checking crash point e", pr.event)));
-        }
-        PruneState& p = *shared.prune[done.point];
-        {
-          absl::MutexLock lock(&p.mu);
-          p.index.reset();
-          p.space.reset();
-        }
-        open.pop_front();
-      }
       if (open.empty() && next == prep.events.size()) break;
       // The next model of a crash point with no run pending, else the first
       // of a newly opened one: neither can be covered by a pending verdict.
@@ -984,8 +966,10 @@ absl::StatusOr<CheckReport> RunCheck(
       // take it while another run that covers it is still under way).
       // While the solver starts up, a search that would wait for it is
       // passed over for the first state of another crash point (which needs
-      // no solver), opened even past max_open.
+      // no solver), opened even past max_open. Searches that are exhausted
+      // and only wait to be counted do not count towards max_open.
       int pending = 0;
+      size_t searching = 0;
       Search* pick = nullptr;
       int pick_pending = INT_MAX;
       Search* waits_for_solver = nullptr;
@@ -996,6 +980,7 @@ absl::StatusOr<CheckReport> RunCheck(
         absorb(*search);  // every run settled before `n` was read
         pending += n;
         if (search->exhausted) continue;
+        ++searching;
         if (search->cs == nullptr && search->offered_none_persisted &&
             !solver_ready) {
           if (waits_for_solver == nullptr) {
@@ -1010,7 +995,7 @@ absl::StatusOr<CheckReport> RunCheck(
         }
       }
       if (pending <= jobs && pick_pending > 0 && next < prep.events.size() &&
-          (open.size() < max_open || waits_for_solver != nullptr)) {
+          (searching < max_open || waits_for_solver != nullptr)) {
         absl::StatusOr<std::unique_ptr<Search>> started = start_search(next);
         if (!started.ok()) {
           return stop_workers(AddContext(
@@ -1037,6 +1022,32 @@ absl::StatusOr<CheckReport> RunCheck(
         if (stopped) break;
         continue;
       }
+      // No state to offer now: count the crash points whose searches are
+      // done (after offering, so that the workers have states to check
+      // meanwhile: listing a crash point's thousands of failing states
+      // takes tens of milliseconds).
+      bool counted = false;
+      while (!open.empty() && ready_to_count(*open.front())) {
+        Search& done = *open.front();
+        PointResult& pr = report.points[done.point];
+        pr.solver_time = done.cs->solver_time();  // exhausted: it has one
+        report.solver_time += done.cs->solver_time();
+        absl::Status s =
+            count_point(done.point, *done.space, /*any_finding=*/false);
+        if (!s.ok()) {
+          return stop_workers(
+              AddContext(s, absl::StrCat("checking crash point e", pr.event)));
+        }
+        PruneState& p = *shared.prune[done.point];
+        {
+          absl::MutexLock lock(&p.mu);
+          p.index.reset();
+          p.space.reset();
+        }
+        open.pop_front();
+        counted = true;
+      }
+      if (counted) continue;  // a crash point may open now
       // Every worker is busy, or every open search waits for its runs.
       {
         absl::MutexLock lock(&shared.settle_mu);
