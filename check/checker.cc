@@ -91,9 +91,6 @@ struct PruneState {
   // and runs started but not finished.
   std::vector<RunRecord> finished;
   int in_flight = 0;  // runs queued or running
-  // Queued runs a verdict that came in while they waited covered: the
-  // worker took that verdict instead of running the oracle.
-  uint64_t skipped = 0;
 };
 
 struct Shared {
@@ -101,6 +98,7 @@ struct Shared {
   std::vector<std::unique_ptr<PruneState>> prune;  // empty: no pruning
   std::deque<Verdict> verdicts;  // per image
   std::deque<bool> judged;       // per image: verdict known
+  std::vector<uint64_t> runs;    // per crash point: oracle runs made
   absl::Status error;            // first infrastructure error
   absl::Duration oracle_time;
   std::atomic<uint64_t> done{0};     // jobs settled, run or skipped
@@ -210,6 +208,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       absl::MutexLock lock(&shared.mu);
       shared.verdicts[job.image] = std::move(v);
       shared.judged[job.image] = true;
+      shared.runs[job.point] += !skipped;
       shared.oracle_time += took;
       shared.done.fetch_add(1);
       if (skipped) shared.skipped.fetch_add(1);
@@ -220,7 +219,6 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
         PruneState& p = *shared.prune[job.point];
         absl::MutexLock lock(&p.mu);
         --p.in_flight;
-        p.skipped += skipped;
       }
       absl::MutexLock lock(&shared.settle_mu);
       ++shared.settled;
@@ -454,6 +452,7 @@ absl::StatusOr<CheckReport> RunCheck(
 
   JobQueue queue(static_cast<size_t>(jobs) * 4);
   Shared shared;
+  shared.runs.resize(prep.events.size());
   if (prune) {
     report.pruned = true;
     for (size_t i = 0; i < prep.events.size(); ++i) {
@@ -546,7 +545,6 @@ absl::StatusOr<CheckReport> RunCheck(
       return true;
     }
     ++queued;
-    ++report.points[i].oracle_runs;
     *how = Offered::kQueued;
     if (prune) {
       PruneState& p = *shared.prune[i];
@@ -798,9 +796,14 @@ absl::StatusOr<CheckReport> RunCheck(
         }
       }
     } else if (interrupted) {
+      // A state whose run was cancelled takes the verdict of a judged run
+      // that covers it, if one does.
+      const PruneIndex* index = shared.prune[i]->index.get();
       for (const auto& [id, k] : search_data[i].visited) {
         absl::StatusOr<Resolution> r = space.Resolve(id);
-        tally(id, verdict_of(k), r.ok() ? r->hash : Hash128());
+        const Verdict* v = verdict_of(k);
+        if (v == nullptr && r.ok() && index != nullptr) v = index->Find(*r);
+        tally(id, v, r.ok() ? r->hash : Hash128());
       }
       // Every state a judged run covers is judged too: count the union of
       // the covers (with those of runs that finished after the search
@@ -1129,8 +1132,8 @@ absl::StatusOr<CheckReport> RunCheck(
   report.distinct_images = images.size();
   report.oracle_runs = shared.done.load() - shared.skipped.load();
   report.pruned_images += shared.skipped.load();
-  for (size_t i = 0; prune && i < report.points.size(); ++i) {
-    report.points[i].oracle_runs -= shared.prune[i]->skipped;
+  for (size_t i = 0; i < report.points.size(); ++i) {
+    report.points[i].oracle_runs = shared.runs[i];
   }
   report.oracle_time = shared.oracle_time;
   std::vector<Hash128> by_index(images.size());

@@ -134,7 +134,7 @@ struct PointResult {
   StateCount count;          // states, exact or as log2 when huge
   StateCount failing_count;  // failing states, likewise
   uint64_t visited = 0;      // states the search visited
-  uint64_t oracle_runs = 0;  // runs started for this crash point
+  uint64_t oracle_runs = 0;  // oracle runs made for this crash point
   absl::Duration solver_time;
 };
 

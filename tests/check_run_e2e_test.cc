@@ -200,7 +200,18 @@ TEST(ResumeE2eTest, SigtermAlsoStopsWithAPartialReport) {
           partial,
       2, SIGTERM, &output);
   EXPECT_EQ(code, 143) << output;
-  EXPECT_EQ(JsonLines(partial).back()["summary"]["interrupted"], true);
+  const std::vector<nlohmann::json> lines = JsonLines(partial);
+  ASSERT_FALSE(lines.empty()) << output;
+  const nlohmann::json s = lines.back()["summary"];
+  EXPECT_EQ(s["interrupted"], true);
+  // The runs of each crash point are runs made: the state queued behind
+  // the running one, which the interruption cancelled, is none.
+  ASSERT_TRUE(s.contains("searched_points")) << s;
+  int per_point = 0;
+  for (const nlohmann::json& p : s["searched_points"]) {
+    per_point += p["oracle_runs"].get<int>();
+  }
+  EXPECT_EQ(per_point, s["oracle_runs"].get<int>()) << s;
 }
 
 // timeout(1) sends its signal to the command and then to its process
