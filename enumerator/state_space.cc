@@ -77,10 +77,11 @@ absl::StatusOr<std::unique_ptr<UnitHashes>> UnitHashes::Build(
       const Hash128 base = h->BaseContent(op.device, first + k);
       // A version showing the base content changes nothing: its key is
       // zero either way.
+      const bool shows_base = content == base;
       const uint64_t g = GlobalUnit(op.device, first + k);
-      keys.push_back(content == base ? Hash128()
-                                     : UnitKey(g, content) ^ UnitKey(g, base));
-      all_base &= content == base;
+      keys.push_back(shows_base ? Hash128()
+                                : UnitKey(g, content) ^ UnitKey(g, base));
+      all_base &= shows_base;
     }
     if (all_base) continue;
     h->stored_[i] = h->hashes_.size();
@@ -637,7 +638,7 @@ Bitmap StateSpace::BitsFor(const std::vector<uint8_t>& var_values) const {
     bool any = false;
     for (uint32_t v : op.vars) any |= var_values[v] != 0;
     for (uint32_t k = 0; k < op.num_units; ++k) {
-      const int32_t v = op.unit_var.empty() ? -1 : op.unit_var[k];
+      const int32_t v = op.var_of(k);
       bits.Set(op.first_bit + k, v >= 0 ? var_values[v] != 0 : any);
     }
   }

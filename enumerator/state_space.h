@@ -144,9 +144,14 @@ struct OptionalOp {
   uint32_t first_bit = 0;  // canonical bits [first_bit, first_bit + units)
   uint32_t num_units = 0;
   // Per unit of the op: its variable, or -1 when folded; empty when every
-  // unit is folded.
+  // unit is folded (read it through var_of).
   std::vector<int32_t> unit_var;
   std::vector<uint32_t> vars;  // distinct variables of the op, ascending
+
+  // Unit `k`'s variable, or -1 when it is folded.
+  int32_t var_of(uint32_t k) const {
+    return unit_var.empty() ? -1 : unit_var[k];
+  }
 };
 
 // One enumerated choice. `units` lists (slot, candidate) pairs it controls.

@@ -354,9 +354,8 @@ absl::StatusOr<Explanation> Explain(const StateSpace& space, const StateId& id,
       op.persisted = UnitExtents(space, o.op, set);
       ++e.torn_ops;
     }
-    op.folded = UnitExtents(space, o.op, [&](uint32_t k) {
-      return o.unit_var.empty() || o.unit_var[k] < 0;
-    });
+    op.folded =
+        UnitExtents(space, o.op, [&](uint32_t k) { return o.var_of(k) < 0; });
     e.optional.push_back(std::move(op));
   }
   e.order = OrderChoices(space, id, r);

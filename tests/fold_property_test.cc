@@ -369,8 +369,7 @@ absl::StatusOr<Enumeration> Enumerate(const StateSpace& space) {
 uint32_t FoldedUnits(const StateSpace& space) {
   uint32_t n = 0;
   for (const OptionalOp& op : space.optional_ops()) {
-    if (op.unit_var.empty()) n += op.num_units;
-    for (int32_t v : op.unit_var) n += v < 0;
+    for (uint32_t k = 0; k < op.num_units; ++k) n += op.var_of(k) < 0;
   }
   return n;
 }
