@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -49,13 +50,39 @@ class JobQueue {
   // Blocks until a job is there; false when closed and drained or cancelled.
   bool Pop(Job* job) {
     absl::MutexLock lock(&mu_);
+    ++waiting_;
     mu_.Await(absl::Condition(
         +[](JobQueue* q) { return q->cancelled_ || q->closed_ || !q->jobs_.empty(); },
         this));
+    --waiting_;
     if (cancelled_ || jobs_.empty()) return false;
     *job = std::move(jobs_.front());
     jobs_.pop_front();
     return true;
+  }
+  // For a worker's next job, taken while its current one runs: blocks until
+  // there is a job that no worker waiting in Pop() would take, or `*stop`
+  // (set by StopAhead) or the queue is closed or cancelled. False without a
+  // job.
+  bool PopAhead(Job* job, const bool* stop) {
+    absl::MutexLock lock(&mu_);
+    std::pair<JobQueue*, const bool*> args{this, stop};
+    mu_.Await(absl::Condition(
+        +[](std::pair<JobQueue*, const bool*>* a) {
+          const JobQueue& q = *a->first;
+          return q.cancelled_ || q.closed_ || *a->second ||
+                 q.jobs_.size() > q.waiting_;
+        },
+        &args));
+    if (cancelled_ || jobs_.size() <= waiting_) return false;
+    *job = std::move(jobs_.front());
+    jobs_.pop_front();
+    return true;
+  }
+  // Ends a PopAhead() waiting on `*stop`.
+  void StopAhead(bool* stop) {
+    absl::MutexLock lock(&mu_);
+    *stop = true;
   }
   void Close() {
     absl::MutexLock lock(&mu_);
@@ -70,6 +97,7 @@ class JobQueue {
   absl::Mutex mu_;
   std::deque<Job> jobs_;
   size_t capacity_;
+  size_t waiting_ = 0;  // workers in Pop()
   bool closed_ = false;
   bool cancelled_ = false;
 };
@@ -110,15 +138,86 @@ struct Shared {
   uint64_t settled ABSL_GUARDED_BY(settle_mu) = 0;
 };
 
+// Runs one task at a time on a thread of its own.
+class Helper {
+ public:
+  Helper() : thread_([this] { Loop(); }) {}
+  ~Helper() {
+    {
+      absl::MutexLock lock(&mu_);
+      quit_ = true;
+    }
+    thread_.join();
+  }
+  Helper(const Helper&) = delete;
+  Helper& operator=(const Helper&) = delete;
+
+  // Starts `task`; the previous one must have been waited for.
+  void Start(std::function<void()> task) {
+    absl::MutexLock lock(&mu_);
+    task_ = std::move(task);
+    busy_ = true;
+  }
+  // Waits until the task started last has returned.
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](bool* busy) { return !*busy; }, &busy_));
+  }
+
+ private:
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      mu_.Await(absl::Condition(
+          +[](Helper* h) { return h->quit_ || h->task_ != nullptr; }, this));
+      if (task_ == nullptr) return;  // quit
+      std::function<void()> task = std::move(task_);
+      task_ = nullptr;
+      mu_.Unlock();
+      task();
+      mu_.Lock();
+      busy_ = false;
+    }
+  }
+
+  absl::Mutex mu_;
+  std::function<void()> task_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool quit_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// One of a worker's two sets of images: the state it materializes, and the
+// copy an oracle that modifies its image gets.
+struct ImageSlot {
+  std::vector<std::string> pristine, scratch;
+  std::unique_ptr<Materializer> materializer;  // made when first needed
+};
+
+// A worker's next job, taken and materialized into its other image set
+// while its current job's oracle runs.
+struct Ahead {
+  bool taken = false;
+  Job job;
+  absl::StatusOr<Resolution> resolution;
+  absl::Status materialized;  // of `resolution`, into the other set
+};
+
 void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
             const CheckOptions& options, JobQueue& queue, Shared& shared) {
   const Trace& trace = hashes.trace();
-  std::vector<std::string> pristine, scratch;
-  for (const Device& d : trace.devices()) {
-    const std::string base =
-        absl::StrCat(options.work_dir, "/worker", index, "-", d.name);
-    pristine.push_back(base + ".img");
-    scratch.push_back(base + ".oracle.img");
+  // Two image sets: while the oracle judges one, the next job's state is
+  // written into the other (an oracle run is a few milliseconds, the
+  // materializing and copying a tenth of one on these traces).
+  ImageSlot sets[2];
+  for (int k = 0; k < 2; ++k) {
+    for (const Device& d : trace.devices()) {
+      const std::string base = absl::StrCat(options.work_dir, "/worker", index,
+                                            k == 0 ? "" : "b", "-", d.name);
+      sets[k].pristine.push_back(base + ".img");
+      sets[k].scratch.push_back(base + ".oracle.img");
+    }
   }
   auto fail = [&](absl::Status s) {
     {
@@ -127,21 +226,57 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     }
     queue.Cancel();
   };
-  absl::StatusOr<std::unique_ptr<Materializer>> m =
-      Materializer::Create(hashes, pristine);
-  if (!m.ok()) return fail(m.status());
   const bool copy = oracle.traits().mutates_image;
+  // Materializes `r` of `space` into set `k`.
+  auto materialize = [&](int k, const StateSpace& space,
+                         const Resolution& r) -> absl::Status {
+    ImageSlot& set = sets[k];
+    if (set.materializer == nullptr) {
+      ASSIGN_OR_RETURN(set.materializer,
+                       Materializer::Create(hashes, set.pristine));
+    }
+    RETURN_IF_ERROR(set.materializer->Apply(space, r));
+    if (copy) RETURN_IF_ERROR(set.materializer->CopyTo(set.scratch));
+    return absl::OkStatus();
+  };
+  // The first set's images exist from the start, as before the first job.
+  {
+    absl::StatusOr<std::unique_ptr<Materializer>> m =
+        Materializer::Create(hashes, sets[0].pristine);
+    if (!m.ok()) return fail(m.status());
+    sets[0].materializer = *std::move(m);
+  }
   std::vector<uint32_t> unit_bytes;
   for (uint32_t d = 0; d < trace.devices().size(); ++d) {
     unit_bytes.push_back(hashes.unit_bytes(d));
   }
   ImageSet images;
   for (const Device& d : trace.devices()) images.device_names.push_back(d.name);
-  images.paths = copy ? scratch : pristine;
+  Helper helper;
+  Ahead ahead;
+  bool stop_ahead = false;
+  int cur = 0;  // the set the current job uses
   Job job;
-  while (queue.Pop(&job)) {
+  while (true) {
+    // The job taken ahead, if any, else the queue's next.
+    bool ready = false;  // its state is in set `cur` already
+    absl::StatusOr<Resolution> r;
+    const bool had_ahead = ahead.taken;
+    if (ahead.taken) {
+      ahead.taken = false;
+      job = std::move(ahead.job);
+      r = std::move(ahead.resolution);
+      if (r.ok() && !ahead.materialized.ok()) {
+        return fail(AddContext(ahead.materialized,
+                               "materializing state " + job.id.ToString()));
+      }
+      cur = 1 - cur;
+      ready = true;
+    } else if (!queue.Pop(&job)) {
+      break;
+    }
     const std::string id = job.id.ToString();
-    absl::StatusOr<Resolution> r = job.space->Resolve(job.id);
+    if (!had_ahead) r = job.space->Resolve(job.id);
     if (!r.ok()) return fail(AddContext(r.status(), "resolving " + id));
     // A verdict that came in while the job waited may cover it: a state the
     // search offered while a run of its crash point was pending, or one
@@ -159,18 +294,37 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     if (skipped) {
       v = *std::move(covered);
     } else {
-      absl::Status s = (*m)->Apply(*job.space, *r);
-      if (s.ok() && copy) s = (*m)->CopyTo(scratch);
-      if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
+      const std::vector<std::string>& pristine = sets[cur].pristine;
+      images.paths = copy ? sets[cur].scratch : pristine;
+      if (!ready) {
+        absl::Status s = materialize(cur, *job.space, *r);
+        if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
+      }
       if (!shared.prune.empty()) {
         absl::StatusOr<std::vector<std::pair<std::string, std::string>>> env =
             options.read_recorder->Begin(index, images.paths);
         if (!env.ok()) return fail(AddContext(env.status(), "recording reads"));
         images.env = *std::move(env);
       }
+      // The next job, taken and written into the other set meanwhile. It is
+      // looked up in its crash point's index only once this run's verdict
+      // is in.
+      stop_ahead = false;
+      helper.Start([&, next = 1 - cur] {
+        if (!queue.PopAhead(&ahead.job, &stop_ahead)) return;
+        ahead.taken = true;
+        ahead.materialized = absl::OkStatus();
+        ahead.resolution = ahead.job.space->Resolve(ahead.job.id);
+        if (ahead.resolution.ok()) {
+          ahead.materialized =
+              materialize(next, *ahead.job.space, *ahead.resolution);
+        }
+      });
       const absl::Time start = absl::Now();
       v = oracle.Check(images, job.id);
       took = absl::Now() - start;
+      queue.StopAhead(&stop_ahead);
+      helper.Wait();
       if (!shared.prune.empty()) {
         bool everything = false;
         absl::StatusOr<std::vector<std::pair<uint32_t, uint64_t>>> read =
@@ -197,7 +351,8 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       if (v.kind == VerdictKind::kFail) {
         shared.failing.fetch_add(1);
         if (options.on_failing_image) {
-          s = options.on_failing_image(job.id, job.hash, v, pristine);
+          absl::Status s =
+              options.on_failing_image(job.id, job.hash, v, pristine);
           if (!s.ok()) {
             return fail(AddContext(s, "keeping failing state " + id));
           }
@@ -225,8 +380,10 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     }
     job.space.reset();  // not kept while waiting for the next job
   }
-  for (const std::string& p : pristine) std::remove(p.c_str());
-  for (const std::string& p : scratch) std::remove(p.c_str());
+  for (const ImageSlot& set : sets) {
+    for (const std::string& p : set.pristine) std::remove(p.c_str());
+    for (const std::string& p : set.scratch) std::remove(p.c_str());
+  }
 }
 
 // Approximate heap bytes of a state space.

@@ -442,8 +442,8 @@ absl::StatusOr<int> Run(const Flags& flags) {
     return absl::InvalidArgumentError("-j: expected 1 to 1024 workers");
   }
   options.jobs = static_cast<int>(*jobs);
-  // Per worker a pristine and a private image, and one for keeping failing
-  // states.
+  // Per worker two sets (the state being judged and the next one) of a
+  // pristine and a private image, and one for keeping failing states.
   uint64_t device_bytes = 0;
   for (const Device& d : trace->devices()) {
     device_bytes += d.num_sectors * d.sector_size;
@@ -451,7 +451,7 @@ absl::StatusOr<int> Run(const Flags& flags) {
   absl::StatusOr<ScratchDir> dir = ScratchDir::Create(
       flags.Has("work-dir")
           ? flags.Get("work-dir")
-          : DefaultWorkParent((2 * options.jobs + 1) * device_bytes));
+          : DefaultWorkParent((4 * options.jobs + 1) * device_bytes));
   if (!dir.ok()) return dir.status();
   options.work_dir = dir->path();
 

@@ -5,7 +5,9 @@
 // failing states of a check without it, and never more oracle runs. The
 // pieces of the search are checked on their own too: the solver's models
 // are exactly the valid assignments, and counting a union of covers gives
-// what walking every state gives.
+// what walking every state gives. And the images the oracle judges are the
+// reference model's, whichever of a worker's two image sets they were
+// written into.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@
 #include "oracles/oracle.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
+#include "tests/reference_model.h"
 
 namespace crashenum {
 namespace {
@@ -242,6 +245,90 @@ RC_GTEST_PROP(PruneProperty, ReadSetPruningIsExact, ()) {
   RC_ASSERT(pruned->oracle_runs + pruned->pruned_images ==
             plain->oracle_runs);
   RC_TAG(pruned->pruned_images > 0 ? "pruned some" : "pruned none");
+}
+
+// Keeps the whole image of each run; an oracle that may modify its image
+// overwrites it after reading, as fsck repairs do.
+class ImageKeepingOracle : public Oracle {
+ public:
+  ImageKeepingOracle(bool mutates, absl::Duration delay) : delay_(delay) {
+    traits_.mutates_image = mutates;
+  }
+  const std::string& name() const override { return name_; }
+  const OracleTraits& traits() const override { return traits_; }
+  Verdict Check(const ImageSet& images, const StateId&) override {
+    const int fd = ::open(images.paths[0].c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Verdict::Error("cannot open the image");
+    std::string image(kSectors * kSector, '\0');
+    const bool read = ::pread(fd, image.data(), image.size(), 0) ==
+                      static_cast<ssize_t>(image.size());
+    if (read && traits_.mutates_image) {
+      const std::string repaired(image.size(), 'Z');
+      if (::pwrite(fd, repaired.data(), repaired.size(), 0) !=
+          static_cast<ssize_t>(repaired.size())) {
+        image = "write failed";
+      }
+    }
+    ::close(fd);
+    if (!read) return Verdict::Error("short read");
+    absl::SleepFor(delay_);
+    absl::MutexLock lock(&mu_);
+    seen_.push_back(std::move(image));
+    return Verdict::Pass();
+  }
+  std::vector<std::string> seen() {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+
+ private:
+  const std::string name_ = "image-keeping";
+  OracleTraits traits_;
+  const absl::Duration delay_;
+  absl::Mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+// A worker writes the next job's state into its second set of images while
+// the oracle judges the current one. Whatever the order, every oracle run
+// sees a distinct image, and together they are exactly the reference
+// model's images of all crash points (DESIGN.md 2), also when the oracle
+// overwrites its private copy.
+RC_GTEST_PROP(PruneProperty, JudgedImagesAreTheReferenceImages, ()) {
+  Generated g = GenTrace();
+  RC_LOG() << "trace:\n" << g.text;
+  CheckOptions options;
+  options.points.mode = CrashPointMode::kAll;
+  options.model.torn = *rc::gen::arbitrary<bool>();
+  options.model.atomic_unit = *rc::gen::element(0u, 256u);
+  options.jobs = *rc::gen::inRange(1, 3);
+  options.work_dir = WorkDir();
+  options.max_states = 5000;
+  const bool mutates = *rc::gen::arbitrary<bool>();
+  ImageKeepingOracle oracle(
+      mutates, absl::Microseconds(*rc::gen::element(0, 200, 1000)));
+  absl::StatusOr<CheckReport> r = RunCheck(g.trace, oracle, options);
+  if (r.status().code() == absl::StatusCode::kResourceExhausted) {
+    RC_DISCARD("more states than the test runs");
+  }
+  if (!r.ok()) RC_FAIL(r.status().ToString());
+
+  reference::ReferenceOptions ro;
+  ro.atomic_unit = options.model.atomic_unit;
+  ro.torn = options.model.torn;
+  std::set<std::string> want;
+  for (uint32_t p = 0; p <= g.trace.events().size(); ++p) {
+    for (const std::string& image :
+         reference::ReferenceImages(g.trace, p, ro)) {
+      want.insert(image);
+    }
+  }
+  const std::vector<std::string> seen = oracle.seen();
+  const std::set<std::string> got(seen.begin(), seen.end());
+  RC_ASSERT(got.size() == seen.size());  // no image judged twice
+  RC_ASSERT(seen.size() == r->oracle_runs);
+  RC_ASSERT(got == want);
+  RC_TAG(mutates ? "mutating oracle" : "read-only oracle");
 }
 
 // With one worker, a state queued while a run was pending, and covered by
