@@ -204,12 +204,24 @@ struct Ahead {
   absl::Status materialized;  // of `resolution`, into the other set
 };
 
+// The atomic units the trace's writes hold, with repeats.
+uint64_t UnitsWritten(const UnitHashes& hashes) {
+  const std::vector<Op>& ops = hashes.trace().ops();
+  uint64_t units = 0;
+  for (uint32_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].kind == OpKind::kWrite) units += hashes.num_units(i);
+  }
+  return units;
+}
+
 void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
             const CheckOptions& options, JobQueue& queue, Shared& shared) {
   const Trace& trace = hashes.trace();
   // Two image sets: while the oracle judges one, the next job's state is
   // written into the other (an oracle run is a few milliseconds, the
-  // materializing and copying a tenth of one on these traces).
+  // materializing and copying a tenth of one on short traces).
+  const bool two_sets =
+      UnitsWritten(hashes) <= options.two_image_sets_max_units;
   ImageSlot sets[2];
   for (int k = 0; k < 2; ++k) {
     for (const Device& d : trace.devices()) {
@@ -252,7 +264,8 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
   }
   ImageSet images;
   for (const Device& d : trace.devices()) images.device_names.push_back(d.name);
-  Helper helper;
+  std::optional<Helper> helper;
+  if (two_sets) helper.emplace();
   Ahead ahead;
   bool stop_ahead = false;
   int cur = 0;  // the set the current job uses
@@ -309,22 +322,26 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       // The next job, taken and written into the other set meanwhile. It is
       // looked up in its crash point's index only once this run's verdict
       // is in.
-      stop_ahead = false;
-      helper.Start([&, next = 1 - cur] {
-        if (!queue.PopAhead(&ahead.job, &stop_ahead)) return;
-        ahead.taken = true;
-        ahead.materialized = absl::OkStatus();
-        ahead.resolution = ahead.job.space->Resolve(ahead.job.id);
-        if (ahead.resolution.ok()) {
-          ahead.materialized =
-              materialize(next, *ahead.job.space, *ahead.resolution);
-        }
-      });
+      if (helper.has_value()) {
+        stop_ahead = false;
+        helper->Start([&, next = 1 - cur] {
+          if (!queue.PopAhead(&ahead.job, &stop_ahead)) return;
+          ahead.taken = true;
+          ahead.materialized = absl::OkStatus();
+          ahead.resolution = ahead.job.space->Resolve(ahead.job.id);
+          if (ahead.resolution.ok()) {
+            ahead.materialized =
+                materialize(next, *ahead.job.space, *ahead.resolution);
+          }
+        });
+      }
       const absl::Time start = absl::Now();
       v = oracle.Check(images, job.id);
       took = absl::Now() - start;
-      queue.StopAhead(&stop_ahead);
-      helper.Wait();
+      if (helper.has_value()) {
+        queue.StopAhead(&stop_ahead);
+        helper->Wait();
+      }
       if (!shared.prune.empty()) {
         bool everything = false;
         absl::StatusOr<std::vector<std::pair<uint32_t, uint64_t>>> read =
@@ -385,6 +402,13 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     for (const std::string& p : set.scratch) std::remove(p.c_str());
   }
 }
+
+// An interrupted check counts the states an unfinished search's judged runs
+// cover only when that takes at most this many steps (about a second or
+// two): thousands of covers that each read most of a large space can take
+// minutes, and an interrupt is to stop soon. (A finished search counts in
+// full: its counts are the result.)
+constexpr uint64_t kInterruptedCountWork = uint64_t{1} << 31;
 
 // Approximate heap bytes of a state space.
 uint64_t SpaceBytes(const StateSpace& s) {
@@ -977,7 +1001,9 @@ absl::StatusOr<CheckReport> RunCheck(
       }
       const CoverGroups g = cover_groups(sp);
       absl::StatusOr<CoverCounts> counts =
-          CountCovered(space, sp.covers, {g.judged, g.fail, g.fail_or_error});
+          CountCovered(space, sp.covers, {g.judged, g.fail, g.fail_or_error},
+                       kInterruptedCountWork);
+      pr.covers_uncounted = !counts.ok();
       if (counts.ok() &&
           (!counts->unions[0].fits || counts->unions[0].exact > pr.states)) {
         pr.all_listed = false;

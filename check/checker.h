@@ -55,6 +55,11 @@ struct CheckOptions {
   int jobs = 1;  // oracle workers
   // Directory for the workers' private images; must exist.
   std::string work_dir = "/tmp";
+  // A worker writes its next state into a second set of images while the
+  // oracle judges the current one, when the trace writes at most this many
+  // atomic units (each set's materializer lists the units that differ from
+  // the base: on a long trace the memory outweighs the time saved).
+  uint64_t two_image_sets_max_units = uint64_t{1} << 18;
   // Called from the checking thread at most every ~200 ms and at the end.
   std::function<void(const struct CheckProgress&)> on_progress;
   // When set and it becomes true (e.g. from a signal handler), the check
@@ -131,6 +136,9 @@ struct PointResult {
   // Searched: every failing state is listed in the findings (else only the
   // judged ones are, and the counts come from counting covers).
   bool all_listed = true;
+  // Interrupted search: the states its judged runs cover were too costly to
+  // count when the check stopped, so only the visited states are counted.
+  bool covers_uncounted = false;
   StateCount count;          // states, exact or as log2 when huge
   StateCount failing_count;  // failing states, likewise
   uint64_t visited = 0;      // states the search visited

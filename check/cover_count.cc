@@ -161,7 +161,7 @@ Cover CoverOf(const StateSpace& space, const std::vector<uint32_t>& slots,
 
 absl::StatusOr<CoverCounts> CountCovered(
     const StateSpace& space, const std::vector<Cover>& covers,
-    const std::vector<std::vector<size_t>>& groups) {
+    const std::vector<std::vector<size_t>>& groups, uint64_t max_work) {
   const auto& slots = space.slots();
   const size_t nv = space.vars().size();
   // Components: variables joined by a slot or a constraint; a slot without
@@ -217,9 +217,17 @@ absl::StatusOr<CoverCounts> CountCovered(
   }
   out.total = ToCount(total);
 
+  uint64_t work = 0;
+  auto too_much = [&] {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "counting covered states at e", space.event(), ": the ", covers.size(),
+        " covers take more than ", max_work, " steps to count"));
+  };
   for (const std::vector<size_t>& group : groups) {
     const size_t n = group.size();
     const size_t words = (n + 63) / 64;
+    uint64_t group_slots = 0;  // a table row's cost to match
+    for (size_t g : group) group_slots += covers[g].slots.size() + 1;
     // Components some cover of the group constrains, in order; the last
     // one each cover constrains.
     std::vector<size_t> touched;
@@ -276,6 +284,8 @@ absl::StatusOr<CoverCounts> CountCovered(
       // The covers each table row agrees with, summed by that set.
       absl::flat_hash_map<Alive, u128> rows;
       for (const auto& [tuple, weight] : comp.table) {
+        work += group_slots;
+        if (work > max_work) return too_much();
         Alive agree(words, 0);
         for (size_t g = 0; g < n; ++g) {
           const Cover& c = covers[group[g]];
@@ -291,6 +301,8 @@ absl::StatusOr<CoverCounts> CountCovered(
       }
       absl::flat_hash_map<Alive, u128> next;
       for (const auto& [alive, count] : cases) {
+        work += rows.size() * (words + n);
+        if (work > max_work) return too_much();
         for (const auto& [agree, weight] : rows) {
           Alive a(words);
           bool any = false, done = false;

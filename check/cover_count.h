@@ -39,11 +39,14 @@ struct CoverCounts {
 // The number of states of `space` (every valid assignment with every order
 // choice), and for each group (indices into `covers`) the number of states
 // in the union of that group's covers. Errors: ResourceExhausted when a
-// component has more than 2^22 local assignments or the union's bookkeeping
-// grows past a million distinct cases (naming which).
+// component has more than 2^22 local assignments, the union's bookkeeping
+// grows past a million distinct cases, or the unions would take more than
+// `max_work` steps (a step: one word of one cover set, about a nanosecond;
+// thousands of covers that each read much of the space take minutes).
 absl::StatusOr<CoverCounts> CountCovered(
     const StateSpace& space, const std::vector<Cover>& covers,
-    const std::vector<std::vector<size_t>>& groups);
+    const std::vector<std::vector<size_t>>& groups,
+    uint64_t max_work = UINT64_MAX);
 
 }  // namespace crashenum
 

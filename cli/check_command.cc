@@ -315,13 +315,14 @@ std::string JsonReport(const Flags& flags, const std::string& trace_path,
         {"event", p.event},
         {"states", count(p.count.fits ? p.states : UINT64_MAX, p.count.log2)},
         {"states_log2", p.count.log2},
-        {"failing_states", count(p.failing_count.fits ? p.failing_states
-                                                      : UINT64_MAX,
-                                 p.failing_count.log2)},
+        {"failing_states",
+         count(p.failing_count.fits ? p.failing_states : UINT64_MAX,
+               p.failing_count.log2)},
         {"visited", p.visited},
         {"oracle_runs", p.oracle_runs},
         {"solver_seconds", absl::ToDoubleSeconds(p.solver_time)},
         {"all_failing_listed", p.all_listed},
+        {"covers_uncounted", p.covers_uncounted},
     });
   }
   nlohmann::json summary = {
@@ -661,6 +662,13 @@ absl::StatusOr<int> Run(const Flags& flags) {
       (unsigned long long)report->erroring_images,
       (unsigned long long)report->errors, secs, 100 * oracle_share);
   for (const PointResult& p : report->points) {
+    if (p.covers_uncounted) {
+      std::fprintf(stderr,
+                   "note: e%u's search was interrupted with too many judged "
+                   "runs to count the states they cover soon: only its %llu "
+                   "visited states are counted\n",
+                   p.event, (unsigned long long)p.visited);
+    }
     if (p.all_listed || (p.failing_count.fits && p.failing_count.exact == 0)) {
       continue;
     }
