@@ -403,13 +403,6 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
   }
 }
 
-// An interrupted check counts the states an unfinished search's judged runs
-// cover only when that takes at most this many steps (about a second or
-// two): thousands of covers that each read most of a large space can take
-// minutes, and an interrupt is to stop soon. (A finished search counts in
-// full: its counts are the result.)
-constexpr uint64_t kInterruptedCountWork = uint64_t{1} << 31;
-
 // Approximate heap bytes of a state space.
 uint64_t SpaceBytes(const StateSpace& s) {
   uint64_t n = s.op_states().size() + 48 * s.optional_ops().size() +
@@ -1002,7 +995,7 @@ absl::StatusOr<CheckReport> RunCheck(
       const CoverGroups g = cover_groups(sp);
       absl::StatusOr<CoverCounts> counts =
           CountCovered(space, sp.covers, {g.judged, g.fail, g.fail_or_error},
-                       kInterruptedCountWork);
+                       options.interrupted_count_work);
       pr.covers_uncounted = !counts.ok();
       if (counts.ok() &&
           (!counts->unions[0].fits || counts->unions[0].exact > pr.states)) {

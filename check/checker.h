@@ -66,6 +66,11 @@ struct CheckOptions {
   // stops: no new oracle run starts, the running ones finish, and the report
   // covers the states whose images were judged (CheckReport::interrupted).
   const std::atomic<bool>* cancel = nullptr;
+  // Stopped so, a search that has not finished counts the states its judged
+  // runs cover only within this many steps (CountCovered's max_work, about
+  // two seconds); past that only its visited states
+  // (PointResult::covers_uncounted).
+  uint64_t interrupted_count_work = uint64_t{1} << 31;
   // Verdicts of images judged by an earlier run of the same trace, model and
   // oracle (--resume), by image hash. These images are not judged again.
   const absl::flat_hash_map<Hash128, Verdict>* known_verdicts = nullptr;

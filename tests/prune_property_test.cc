@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -30,6 +31,7 @@
 #include "check/cover_count.h"
 #include "check/cover_search.h"
 #include "core/hash128.h"
+#include "core/status_macros.h"
 #include "core/trace.h"
 #include "enumerator/crash_points.h"
 #include "enumerator/enumerate.h"
@@ -336,24 +338,32 @@ RC_GTEST_PROP(PruneProperty, JudgedImagesAreTheReferenceImages, ()) {
          two_sets ? "two image sets" : "one image set");
 }
 
+// One-sector writes to sectors [from, to), of the letter `letter` gives
+// each, none completed.
+absl::StatusOr<Trace> InFlightWrites(uint64_t from, uint64_t to,
+                                     char (*letter)(uint64_t)) {
+  TraceBuilder b("builder", "");
+  RETURN_IF_ERROR(b.AddDevice(TestDevice()).status());
+  uint64_t entry = 0;
+  for (uint64_t sector = from; sector < to; ++sector) {
+    Op op;
+    op.kind = OpKind::kWrite;
+    op.sector = sector;
+    op.num_sectors = 1;
+    op.data = b.Own(std::string(kSector, letter(sector)));
+    RETURN_IF_ERROR(b.Submit(op, entry++).status());
+  }
+  return std::move(b).Build();
+}
+
 // With one worker, a state queued while a run was pending, and covered by
 // that run's verdict, takes the verdict instead of an oracle run: with an
 // oracle that reads only a sector no write touches, every crash point needs
 // exactly one run. The oracle is slow, so that the enumeration queues
 // states (and the search offers one) before the first verdict is in.
 TEST(PruneTest, QueuedStatesCoveredByAVerdictAreNotRun) {
-  TraceBuilder b("builder", "");
-  ASSERT_TRUE(b.AddDevice(TestDevice()).ok());
-  uint64_t entry = 0;
-  for (uint64_t sector = 1; sector < 6; ++sector) {
-    Op op;
-    op.kind = OpKind::kWrite;
-    op.sector = sector;
-    op.num_sectors = 1;
-    op.data = b.Own(std::string(kSector, 'a'));
-    ASSERT_TRUE(b.Submit(op, entry++).ok());
-  }
-  absl::StatusOr<Trace> trace = std::move(b).Build();
+  absl::StatusOr<Trace> trace =
+      InFlightWrites(1, 6, [](uint64_t) { return 'a'; });
   ASSERT_TRUE(trace.ok()) << trace.status();
   for (bool search : {false, true}) {
     SCOPED_TRACE(search ? "--prune=z3" : "--prune=readset");
@@ -373,6 +383,66 @@ TEST(PruneTest, QueuedStatesCoveredByAVerdictAreNotRun) {
     EXPECT_EQ(r->oracle_runs + r->pruned_images, r->distinct_images);
     // The last crash point holds all 32 states of the 5 writes in flight.
     EXPECT_EQ(r->points.back().states, 32u);
+  }
+}
+
+// Stops the check (as a signal would) once it has judged `after` images.
+class StoppingOracle : public AdaptiveOracle {
+ public:
+  StoppingOracle(std::atomic<bool>& cancel, int after)
+      : AdaptiveOracle(1, 2, 2, 7, absl::Milliseconds(5)),
+        cancel_(cancel),
+        after_(after) {}
+  Verdict Check(const ImageSet& images, const StateId& id) override {
+    Verdict v = AdaptiveOracle::Check(images, id);
+    if (++runs_ >= after_) cancel_.store(true);
+    return v;
+  }
+
+ private:
+  std::atomic<bool>& cancel_;
+  const int after_;
+  std::atomic<int> runs_{0};
+};
+
+// An interrupted search counts the states its judged runs cover; when that
+// would take more steps than allowed, only the states it visited, and says
+// so.
+TEST(PruneTest, InterruptedSearchCountsCoversWithinItsBudget) {
+  absl::StatusOr<Trace> trace = InFlightWrites(
+      0, kSectors, [](uint64_t sector) { return char('a' + sector % 3); });
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  for (uint64_t budget : {uint64_t{1} << 31, uint64_t{0}}) {
+    SCOPED_TRACE(absl::StrCat("budget ", budget));
+    std::atomic<bool> cancel{false};
+    StoppingOracle oracle(cancel, 2);
+    OracleReportedReads recorder(oracle);
+    CheckOptions options;
+    options.points.mode = CrashPointMode::kDurable;  // the end: 256 states
+    options.model.torn = false;
+    options.jobs = 1;
+    options.work_dir = WorkDir();
+    options.read_recorder = &recorder;
+    options.search = true;
+    options.cancel = &cancel;
+    options.interrupted_count_work = budget;
+    absl::StatusOr<CheckReport> r = RunCheck(*trace, oracle, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->interrupted);
+    ASSERT_EQ(r->points.size(), 1u);
+    const PointResult& p = r->points.back();
+    ASSERT_TRUE(p.searched);
+    ASSERT_GT(p.visited, 0u);
+    // Each run reads two of the 8 written sectors: its cover holds a
+    // quarter of the 256 states, more than were visited.
+    if (budget == 0) {
+      EXPECT_TRUE(p.covers_uncounted);
+      EXPECT_LE(p.states, p.visited);
+    } else {
+      EXPECT_FALSE(p.covers_uncounted);
+      EXPECT_GE(p.states, 64u);
+      EXPECT_GT(p.states, p.visited);
+    }
   }
 }
 
