@@ -33,18 +33,42 @@ struct Job {
   bool pruned = false;    // counted in its crash point's PruneState
 };
 
-// A bounded multi-producer, multi-consumer queue of jobs.
+uint64_t SpaceBytes(const StateSpace& s);
+
+// A bounded multi-producer, multi-consumer queue of jobs. Besides the number
+// of jobs it bounds the state spaces they hold: on a long trace a crash
+// point's space is tens of MiB, and a queue of jobs of as many crash points
+// (one state each, with --drop-at-most=0) held them all at once.
 class JobQueue {
  public:
+  // A job that brings a space not queued yet waits while the queued spaces
+  // hold more than this (SpaceBytes), unless the queue is empty.
+  static constexpr uint64_t kQueuedSpaceBytes = uint64_t{16} << 20;
+
   explicit JobQueue(size_t capacity) : capacity_(capacity) {}
   // Blocks while full. Returns false when the queue was cancelled.
   bool Push(Job job) {
     absl::MutexLock lock(&mu_);
+    if (sized_space_.lock() != job.space) {
+      sized_space_ = job.space;
+      sized_bytes_ = job.space != nullptr ? SpaceBytes(*job.space) : 0;
+    }
+    const bool new_space = jobs_.empty() || jobs_.back().job.space != job.space;
+    std::pair<JobQueue*, uint64_t> args{this, new_space ? sized_bytes_ : 0};
     mu_.Await(absl::Condition(
-        +[](JobQueue* q) { return q->cancelled_ || q->jobs_.size() < q->capacity_; },
-        this));
+        +[](std::pair<JobQueue*, uint64_t>* a) {
+          const JobQueue& q = *a->first;
+          return q.cancelled_ || q.jobs_.empty() ||
+                 (q.jobs_.size() < q.capacity_ &&
+                  q.space_bytes_ + a->second <= kQueuedSpaceBytes);
+        },
+        &args));
     if (cancelled_) return false;
-    jobs_.push_back(std::move(job));
+    // Recomputed: the queue may have drained meanwhile.
+    const uint64_t bytes =
+        jobs_.empty() || jobs_.back().job.space != job.space ? sized_bytes_ : 0;
+    space_bytes_ += bytes;
+    jobs_.push_back(Queued{std::move(job), bytes});
     return true;
   }
   // Blocks until a job is there; false when closed and drained or cancelled.
@@ -56,8 +80,7 @@ class JobQueue {
         this));
     --waiting_;
     if (cancelled_ || jobs_.empty()) return false;
-    *job = std::move(jobs_.front());
-    jobs_.pop_front();
+    TakeFront(job);
     return true;
   }
   // For a worker's next job, taken while its current one runs: blocks until
@@ -75,8 +98,7 @@ class JobQueue {
         },
         &args));
     if (cancelled_ || jobs_.size() <= waiting_) return false;
-    *job = std::move(jobs_.front());
-    jobs_.pop_front();
+    TakeFront(job);
     return true;
   }
   // Ends a PopAhead() waiting on `*stop`.
@@ -94,8 +116,29 @@ class JobQueue {
   }
 
  private:
+  struct Queued {
+    Job job;
+    uint64_t space_bytes;  // its space's, when the job before has another
+  };
+  // Pops the front job; its space's bytes stay counted while the next job
+  // holds the same space.
+  void TakeFront(Job* job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Queued front = std::move(jobs_.front());
+    jobs_.pop_front();
+    if (!jobs_.empty() && jobs_.front().job.space == front.job.space) {
+      jobs_.front().space_bytes = front.space_bytes;
+    } else {
+      space_bytes_ -= front.space_bytes;
+    }
+    *job = std::move(front.job);
+  }
+
   absl::Mutex mu_;
-  std::deque<Job> jobs_;
+  std::deque<Queued> jobs_;
+  uint64_t space_bytes_ = 0;  // of the distinct spaces queued
+  // The space of the last job pushed, and its SpaceBytes.
+  std::weak_ptr<const StateSpace> sized_space_;
+  uint64_t sized_bytes_ = 0;
   size_t capacity_;
   size_t waiting_ = 0;  // workers in Pop()
   bool closed_ = false;
