@@ -114,6 +114,10 @@ class JobQueue {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
   }
+  bool Cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
+  }
 
  private:
   struct Queued {
@@ -318,6 +322,10 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     bool ready = false;  // its state is in set `cur` already
     absl::StatusOr<Resolution> r;
     const bool had_ahead = ahead.taken;
+    // A job taken ahead is dropped, as the queued ones are, once the check
+    // is cancelled (interrupted, or stopped by an error): no run starts
+    // after that.
+    if (ahead.taken && queue.Cancelled()) break;
     if (ahead.taken) {
       ahead.taken = false;
       job = std::move(ahead.job);
