@@ -53,20 +53,18 @@ class JobQueue {
       sized_space_ = job.space;
       sized_bytes_ = job.space != nullptr ? SpaceBytes(*job.space) : 0;
     }
-    const bool new_space = jobs_.empty() || jobs_.back().job.space != job.space;
-    std::pair<JobQueue*, uint64_t> args{this, new_space ? sized_bytes_ : 0};
+    std::pair<JobQueue*, const Job*> args{this, &job};
     mu_.Await(absl::Condition(
-        +[](std::pair<JobQueue*, uint64_t>* a) {
+        +[](std::pair<JobQueue*, const Job*>* a) {
           const JobQueue& q = *a->first;
           return q.cancelled_ || q.jobs_.empty() ||
                  (q.jobs_.size() < q.capacity_ &&
-                  q.space_bytes_ + a->second <= kQueuedSpaceBytes);
+                  q.space_bytes_ + q.NewSpaceBytes(*a->second) <=
+                      kQueuedSpaceBytes);
         },
         &args));
     if (cancelled_) return false;
-    // Recomputed: the queue may have drained meanwhile.
-    const uint64_t bytes =
-        jobs_.empty() || jobs_.back().job.space != job.space ? sized_bytes_ : 0;
+    const uint64_t bytes = NewSpaceBytes(job);
     space_bytes_ += bytes;
     jobs_.push_back(Queued{std::move(job), bytes});
     return true;
@@ -124,6 +122,13 @@ class JobQueue {
     Job job;
     uint64_t space_bytes;  // its space's, when the job before has another
   };
+  // The bytes `job` adds to the queued spaces': its space's (the last one
+  // pushed), unless the queue's last job holds that space already.
+  uint64_t NewSpaceBytes(const Job& job) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return jobs_.empty() || jobs_.back().job.space != job.space ? sized_bytes_
+                                                                : 0;
+  }
   // Pops the front job; its space's bytes stay counted while the next job
   // holds the same space.
   void TakeFront(Job* job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -269,8 +274,9 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
   // materializing and copying a tenth of one on short traces).
   const bool two_sets =
       UnitsWritten(hashes) <= options.two_image_sets_max_units;
+  const int num_sets = two_sets ? 2 : 1;
   ImageSlot sets[2];
-  for (int k = 0; k < 2; ++k) {
+  for (int k = 0; k < num_sets; ++k) {
     for (const Device& d : trace.devices()) {
       const std::string base = absl::StrCat(options.work_dir, "/worker", index,
                                             k == 0 ? "" : "b", "-", d.name);
@@ -286,25 +292,27 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     queue.Cancel();
   };
   const bool copy = oracle.traits().mutates_image;
-  // Materializes `r` of `space` into set `k`.
-  auto materialize = [&](int k, const StateSpace& space,
-                         const Resolution& r) -> absl::Status {
+  // Creates set `k`'s images, unless they exist.
+  auto ensure_materializer = [&](int k) -> absl::Status {
     ImageSlot& set = sets[k];
     if (set.materializer == nullptr) {
       ASSIGN_OR_RETURN(set.materializer,
                        Materializer::Create(hashes, set.pristine));
     }
+    return absl::OkStatus();
+  };
+  // Materializes `r` of `space` into set `k`.
+  auto materialize = [&](int k, const StateSpace& space,
+                         const Resolution& r) -> absl::Status {
+    RETURN_IF_ERROR(ensure_materializer(k));
+    ImageSlot& set = sets[k];
     RETURN_IF_ERROR(set.materializer->Apply(space, r));
     if (copy) RETURN_IF_ERROR(set.materializer->CopyTo(set.scratch));
     return absl::OkStatus();
   };
-  // The first set's images exist from the start, as before the first job.
-  {
-    absl::StatusOr<std::unique_ptr<Materializer>> m =
-        Materializer::Create(hashes, sets[0].pristine);
-    if (!m.ok()) return fail(m.status());
-    sets[0].materializer = *std::move(m);
-  }
+  // The first set's images exist from the start, so that a full disk shows
+  // before the first job.
+  if (absl::Status s = ensure_materializer(0); !s.ok()) return fail(s);
   std::vector<uint32_t> unit_bytes;
   for (uint32_t d = 0; d < trace.devices().size(); ++d) {
     unit_bytes.push_back(hashes.unit_bytes(d));
@@ -319,14 +327,13 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
   Job job;
   while (true) {
     // The job taken ahead, if any, else the queue's next.
-    bool ready = false;  // its state is in set `cur` already
     absl::StatusOr<Resolution> r;
-    const bool had_ahead = ahead.taken;
-    // A job taken ahead is dropped, as the queued ones are, once the check
-    // is cancelled (interrupted, or stopped by an error): no run starts
-    // after that.
-    if (ahead.taken && queue.Cancelled()) break;
-    if (ahead.taken) {
+    // Taken ahead: resolved, and its state is in the other set already.
+    const bool from_ahead = ahead.taken;
+    if (from_ahead) {
+      // Dropped, as the queued jobs are, once the check is cancelled
+      // (interrupted, or stopped by an error): no run starts after that.
+      if (queue.Cancelled()) break;
       ahead.taken = false;
       job = std::move(ahead.job);
       r = std::move(ahead.resolution);
@@ -335,12 +342,11 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
                                "materializing state " + job.id.ToString()));
       }
       cur = 1 - cur;
-      ready = true;
     } else if (!queue.Pop(&job)) {
       break;
     }
     const std::string id = job.id.ToString();
-    if (!had_ahead) r = job.space->Resolve(job.id);
+    if (!from_ahead) r = job.space->Resolve(job.id);
     if (!r.ok()) return fail(AddContext(r.status(), "resolving " + id));
     // A verdict that came in while the job waited may cover it: a state the
     // search offered while a run of its crash point was pending, or one
@@ -360,7 +366,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     } else {
       const std::vector<std::string>& pristine = sets[cur].pristine;
       images.paths = copy ? sets[cur].scratch : pristine;
-      if (!ready) {
+      if (!from_ahead) {
         absl::Status s = materialize(cur, *job.space, *r);
         if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
       }
@@ -448,7 +454,8 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     }
     job.space.reset();  // not kept while waiting for the next job
   }
-  for (const ImageSlot& set : sets) {
+  for (int k = 0; k < num_sets; ++k) {
+    const ImageSlot& set = sets[k];
     for (const std::string& p : set.pristine) std::remove(p.c_str());
     for (const std::string& p : set.scratch) std::remove(p.c_str());
   }
@@ -1047,7 +1054,10 @@ absl::StatusOr<CheckReport> RunCheck(
       absl::StatusOr<CoverCounts> counts =
           CountCovered(space, sp.covers, {g.judged, g.fail, g.fail_or_error},
                        options.interrupted_count_work);
-      pr.covers_uncounted = !counts.ok();
+      if (!counts.ok()) {
+        pr.covers_uncounted = true;
+        pr.uncounted_reason = std::string(counts.status().message());
+      }
       if (counts.ok() &&
           (!counts->unions[0].fits || counts->unions[0].exact > pr.states)) {
         pr.all_listed = false;

@@ -144,6 +144,7 @@ struct PointResult {
   // Interrupted search: the states its judged runs cover were too costly to
   // count when the check stopped, so only the visited states are counted.
   bool covers_uncounted = false;
+  std::string uncounted_reason;  // why, when covers_uncounted
   StateCount count;          // states, exact or as log2 when huge
   StateCount failing_count;  // failing states, likewise
   uint64_t visited = 0;      // states the search visited

@@ -664,10 +664,11 @@ absl::StatusOr<int> Run(const Flags& flags) {
   for (const PointResult& p : report->points) {
     if (p.covers_uncounted) {
       std::fprintf(stderr,
-                   "note: e%u's search was interrupted with too many judged "
-                   "runs to count the states they cover soon: only its %llu "
+                   "note: e%u's search was interrupted, and the states its "
+                   "judged runs cover were not counted (%s): only its %llu "
                    "visited states are counted\n",
-                   p.event, (unsigned long long)p.visited);
+                   p.event, p.uncounted_reason.c_str(),
+                   (unsigned long long)p.visited);
     }
     if (p.all_listed || (p.failing_count.fits && p.failing_count.exact == 0)) {
       continue;

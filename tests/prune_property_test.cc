@@ -437,9 +437,12 @@ TEST(PruneTest, InterruptedSearchCountsCoversWithinItsBudget) {
     // quarter of the 256 states, more than were visited.
     if (budget == 0) {
       EXPECT_TRUE(p.covers_uncounted);
+      EXPECT_NE(p.uncounted_reason.find("steps to count"), std::string::npos)
+          << p.uncounted_reason;
       EXPECT_LE(p.states, p.visited);
     } else {
       EXPECT_FALSE(p.covers_uncounted);
+      EXPECT_EQ(p.uncounted_reason, "");
       EXPECT_GE(p.states, 64u);
       EXPECT_GT(p.states, p.visited);
     }
