@@ -1,6 +1,7 @@
 #include "record/recorder.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -246,6 +247,51 @@ absl::Status Unmount(const std::string& dir) {
   }
 }
 
+// The unmount's last writes are in the trace only once the file system is
+// gone, not merely unmounted here: a process that copied the mount table
+// while it was mounted (unshare(CLONE_NEWNS), as sandboxes, containers and
+// service managers do) keeps it alive in its own mount namespace, and it
+// writes its unmount state only when that namespace goes, after the
+// recording. While the file system lives it holds its device exclusively,
+// so an exclusive open tells. Waits up to five seconds.
+absl::Status AwaitReleased(const std::string& device) {
+  for (int attempt = 0;; ++attempt) {
+    const int fd = ::open(device.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      return absl::OkStatus();
+    }
+    if (errno != EBUSY) {
+      return absl::ErrnoToStatus(
+          errno, absl::StrCat("cannot open ", device,
+                              " to see that its file system is gone"));
+    }
+    if (attempt == 50) {
+      return absl::AbortedError(absl::StrCat(
+          "the file system on ", device,
+          " is still in use after its unmount (mounted in another mount "
+          "namespace, or held open by a process): its last writes are not "
+          "in the trace, which ends before the unmount"));
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+// Makes this process's mounts its own: the recording's mounts then do not
+// show in the mount namespaces that other processes copy meanwhile (see
+// AwaitReleased). The workload, a child, shares them. Only possible while
+// the process has one thread.
+absl::Status PrivateMounts() {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    return absl::ErrnoToStatus(errno, "cannot make a mount namespace");
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return absl::ErrnoToStatus(errno,
+                               "cannot make the mount namespace private");
+  }
+  return absl::OkStatus();
+}
+
 std::string KernelRelease() {
   utsname u;
   return ::uname(&u) == 0 ? std::string(u.release) : "unknown";
@@ -312,6 +358,10 @@ absl::StatusOr<RecordResult> Record(const RecordOptions& options) {
   };
   std::string mkfs;
   RETURN_IF_ERROR(CheckPrerequisites(options, &mkfs));
+  // Before any thread starts (the signal watch, the FUSE disk).
+  if (absl::Status s = PrivateMounts(); !s.ok()) {
+    log(absl::StrCat("recording in the shared mount namespace: ", s.message()));
+  }
 
   std::string base = options.work_dir;
   if (base.empty()) {
@@ -461,7 +511,12 @@ absl::StatusOr<RecordResult> Record(const RecordOptions& options) {
     if (mounted) {
       absl::Status s = Unmount(mnt);
       if (s.ok()) {
-        sink.Mark("umount");
+        s = AwaitReleased(loop->path());
+        if (s.ok()) {
+          sink.Mark("umount");
+        } else {
+          fail(s, "unmount");
+        }
       } else {
         fail(s, "unmount");
         ::umount2(mnt.c_str(), MNT_DETACH);

@@ -240,6 +240,67 @@ TEST(RecordE2eTest, Ext4WithoutBarriersFailsAndEachFailureReproduces) {
   EXPECT_GT(failures, 0);
 }
 
+// Writes submitted between the last two marks of `t`.
+int WritesBeforeLastMark(const Trace& t) {
+  if (t.marks().size() < 2) return 0;
+  int writes = 0;
+  const uint32_t from = t.marks()[t.marks().size() - 2].event;
+  for (uint32_t e = from; e < t.marks().back().event; ++e) {
+    const Event& ev = t.events()[e];
+    writes +=
+        ev.kind == EventKind::kSubmit && t.ops()[ev.op].kind == OpKind::kWrite;
+  }
+  return writes;
+}
+
+// Processes that copy the mount table while the recording's file system is
+// mounted (unshare -m, as sandboxes and service managers do) would keep it
+// alive after its unmount, and its unmount's writes out of the trace: the
+// recorder's mounts are private to it, so they copy none of them. Here the
+// workload's second append to data/log reaches the disk only at the
+// unmount.
+TEST(RecordE2eTest, MountNamespacesCopiedMeanwhileDoNotHoldTheFileSystem) {
+  SKIP_WITHOUT("ext4");
+  if (Sh("command -v unshare").exit_code != 0) {
+    GTEST_SKIP() << "skipped: needs unshare(1)";
+  }
+  const std::string trace = Tmp() + "/copied-namespaces.trace";
+  Result r =
+      Sh("(for i in $(seq 40); do unshare -m sleep 2 & sleep 0.1; "
+         "done; wait) & " +
+         Bin() + " record --fs=ext4 --size=16M -o " + trace +
+         " -- sh tests/workloads/durable-steps.sh no-dirty; rc=$?; "
+         "wait; exit $rc");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto t = ReadTrace(trace, {});
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_FALSE(t->marks().empty());
+  EXPECT_EQ(t->marks().back().label, "umount");
+  EXPECT_GT(WritesBeforeLastMark(*t), 0)
+      << "the unmount wrote nothing to the trace";
+}
+
+// A file system kept alive after its unmount (here by the workload, which
+// copies the mount table into a namespace of its own that outlives it) is
+// a failed recording, exit 3, with a valid trace that ends before the
+// unmount: never a trace that silently lacks the unmount's writes.
+TEST(RecordE2eTest, AFileSystemHeldAfterItsUnmountFailsTheRecording) {
+  SKIP_WITHOUT("ext4");
+  if (Sh("command -v unshare && command -v setsid").exit_code != 0) {
+    GTEST_SKIP() << "skipped: needs unshare(1) and setsid(1)";
+  }
+  const std::string trace = Tmp() + "/held.trace";
+  Result r =
+      Crashenum("record --fs=ext4 --size=16M -o " + trace +
+                " -- 'echo x > $CRASHENUM_MNT/f; setsid unshare -m sleep 8 "
+                "</dev/null >/dev/null 2>&1 & sleep 0.5'");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("still in use after its unmount"));
+  auto t = ReadTrace(trace, {});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(Labels(*t), ::testing::ElementsAre("mkfs"));
+}
+
 // `limit` narrows the states checked (each costs a loop mount).
 void RecordAndCheckWithMount(const std::string& fs, const std::string& size,
                              const std::string& limit) {
