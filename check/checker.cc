@@ -302,11 +302,11 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
     return absl::OkStatus();
   };
   // Materializes `r` of `space` into set `k`.
-  auto materialize = [&](int k, const StateSpace& space,
+  auto materialize = [&](int k, std::shared_ptr<const StateSpace> space,
                          const Resolution& r) -> absl::Status {
     RETURN_IF_ERROR(ensure_materializer(k));
     ImageSlot& set = sets[k];
-    RETURN_IF_ERROR(set.materializer->Apply(space, r));
+    RETURN_IF_ERROR(set.materializer->Apply(std::move(space), r));
     if (copy) RETURN_IF_ERROR(set.materializer->CopyTo(set.scratch));
     return absl::OkStatus();
   };
@@ -367,7 +367,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       const std::vector<std::string>& pristine = sets[cur].pristine;
       images.paths = copy ? sets[cur].scratch : pristine;
       if (!from_ahead) {
-        absl::Status s = materialize(cur, *job.space, *r);
+        absl::Status s = materialize(cur, job.space, *r);
         if (!s.ok()) return fail(AddContext(s, "materializing state " + id));
       }
       if (!shared.prune.empty()) {
@@ -388,7 +388,7 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
           ahead.resolution = ahead.job.space->Resolve(ahead.job.id);
           if (ahead.resolution.ok()) {
             ahead.materialized =
-                materialize(next, *ahead.job.space, *ahead.resolution);
+                materialize(next, ahead.job.space, *ahead.resolution);
           }
         });
       }
@@ -452,7 +452,9 @@ void Worker(int index, const UnitHashes& hashes, Oracle& oracle,
       absl::MutexLock lock(&shared.settle_mu);
       ++shared.settled;
     }
-    job.space.reset();  // not kept while waiting for the next job
+    // The job lets its space go; the set's Materializer keeps it, as what
+    // its images show, until it writes its next state.
+    job.space.reset();
   }
   for (int k = 0; k < num_sets; ++k) {
     const ImageSlot& set = sets[k];

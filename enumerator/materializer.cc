@@ -59,7 +59,6 @@ absl::StatusOr<std::unique_ptr<Materializer>> Materializer::Create(
     max_unit = std::max(max_unit, hashes.unit_bytes(d));
   }
   m->zeros_.assign(max_unit, '\0');
-  m->current_.resize(trace.devices().size());
   for (uint32_t d = 0; d < trace.devices().size(); ++d) {
     const Device& dev = trace.devices()[d];
     const std::string& path = m->paths_[d];
@@ -101,67 +100,159 @@ absl::Status Materializer::WriteUnit(uint32_t device, uint64_t unit,
   return WriteAll(fds_[device], content, ub, off, paths_[device]);
 }
 
+namespace {
+
+// What op `op` gives its unit `k`, as WriteUnit takes it: the trace's
+// bytes, or kZeroTag for the zeroes of a discard. Equal for equal versions.
+const char* Content(const UnitHashes& h, uint32_t op, uint32_t k) {
+  const char* b = h.bytes(op, k);
+  return b == nullptr ? &kZeroTag : b;
+}
+
+// The units a state shows other than the base content, in global unit order
+// (by device, then unit): the space's fixed units and its slots' persisted
+// versions, merged. Empty for a null space (the base image).
+class StateUnits {
+ public:
+  StateUnits(const StateSpace* space, const std::vector<int32_t>* versions)
+      : space_(space), versions_(versions) {
+    if (space_ != nullptr) Settle();
+  }
+  bool done() const { return space_ == nullptr || key_ == kEnd; }
+  uint64_t key() const { return key_; }  // UnitHashes::GlobalUnit
+  const char* content() const { return content_; }
+  void Next() {
+    if (from_fixed_) {
+      ++f_;
+    } else {
+      ++s_;
+    }
+    Settle();
+  }
+
+ private:
+  static constexpr uint64_t kEnd = UINT64_MAX;
+  // Skips what shows the base content, then picks the lower of the two
+  // lists' next units.
+  void Settle() {
+    const std::vector<FixedUnit>& fixed = space_->fixed();
+    const std::vector<Slot>& slots = space_->slots();
+    while (f_ < fixed.size() && fixed[f_].op == UINT32_MAX) ++f_;
+    while (s_ < slots.size() && (*versions_)[s_] < 0) ++s_;
+    const uint64_t fk =
+        f_ < fixed.size()
+            ? UnitHashes::GlobalUnit(fixed[f_].device, fixed[f_].unit)
+            : kEnd;
+    const uint64_t sk =
+        s_ < slots.size()
+            ? UnitHashes::GlobalUnit(slots[s_].device, slots[s_].unit)
+            : kEnd;
+    from_fixed_ = fk < sk;
+    key_ = std::min(fk, sk);
+    if (key_ == kEnd) return;
+    if (from_fixed_) {
+      content_ = Content(space_->hashes(), fixed[f_].op, fixed[f_].unit_in_op);
+    } else {
+      const Candidate& c = slots[s_].candidates[(*versions_)[s_]];
+      content_ = Content(space_->hashes(), c.op, c.unit_in_op);
+    }
+  }
+
+  const StateSpace* space_;
+  const std::vector<int32_t>* versions_;
+  size_t f_ = 0, s_ = 0;
+  bool from_fixed_ = false;
+  uint64_t key_ = kEnd;
+  const char* content_ = nullptr;
+};
+
+}  // namespace
+
 absl::Status Materializer::Apply(const StateSpace& space, const Resolution& r) {
+  return Apply(std::shared_ptr<const StateSpace>(
+                   std::shared_ptr<const StateSpace>(), &space),
+               r);
+}
+
+absl::Status Materializer::Apply(std::shared_ptr<const StateSpace> space,
+                                 const Resolution& r) {
+  if (broken_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the images in ", paths_.front(),
+                     " are in an unknown state after an earlier write failed"));
+  }
+  if (r.slot_version.size() != space->slots().size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a resolution of ", r.slot_version.size(),
+                     " slots for a space of ", space->slots().size()));
+  }
+  absl::Status s = Write(*space, r);
+  if (!s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  space_ = std::move(space);
+  versions_ = r.slot_version;
+  return absl::OkStatus();
+}
+
+absl::Status Materializer::Write(const StateSpace& space, const Resolution& r) {
+  const std::vector<Slot>& slots = space.slots();
   const UnitHashes& h = space.hashes();
-  auto content = [&](uint32_t op, uint32_t k) -> const char* {
-    const char* b = h.bytes(op, k);
-    return b == nullptr ? &kZeroTag : b;
-  };
-  // The units showing something other than the base, per device by unit:
-  // the fixed units, then the slots' versions, each sorted and merged. The
-  // lists of the last image but one are reused: a long trace's hold millions
-  // of units, and allocating them anew for each image scatters the heap.
-  std::vector<std::vector<std::pair<uint64_t, const char*>>>& target = spare_;
-  target.resize(fds_.size());
-  std::vector<size_t> sizes(fds_.size());
-  for (const FixedUnit& f : space.fixed()) ++sizes[f.device];
-  for (const Slot& slot : space.slots()) ++sizes[slot.device];
-  for (size_t d = 0; d < fds_.size(); ++d) {
-    target[d].clear();
-    target[d].reserve(sizes[d]);
-  }
-  for (const FixedUnit& f : space.fixed()) {
-    if (f.op == UINT32_MAX) continue;
-    target[f.device].push_back({f.unit, content(f.op, f.unit_in_op)});
-  }
-  std::vector<size_t> fixed_end(fds_.size());
-  for (size_t d = 0; d < fds_.size(); ++d) fixed_end[d] = target[d].size();
-  const auto& slots = space.slots();
-  for (size_t s = 0; s < slots.size(); ++s) {
-    const int32_t v = r.slot_version[s];
-    if (v < 0) continue;
-    const Candidate& c = slots[s].candidates[v];
-    target[slots[s].device].push_back(
-        {slots[s].unit, content(c.op, c.unit_in_op)});
-  }
-  auto by_unit = [](const auto& a, const auto& b) { return a.first < b.first; };
   last_written_ = 0;
-  for (uint32_t d = 0; d < fds_.size(); ++d) {
-    auto& t = target[d];
-    const auto mid = t.begin() + static_cast<ptrdiff_t>(fixed_end[d]);
-    // A space lists both in unit order already.
-    if (!std::is_sorted(t.begin(), mid, by_unit))
-      std::sort(t.begin(), mid, by_unit);
-    if (!std::is_sorted(mid, t.end(), by_unit))
-      std::sort(mid, t.end(), by_unit);
-    std::inplace_merge(t.begin(), mid, t.end(), by_unit);
-    const auto& cur = current_[d];
-    size_t i = 0, j = 0;
-    while (i < cur.size() || j < t.size()) {
-      if (j == t.size() || (i < cur.size() && cur[i].first < t[j].first)) {
-        RETURN_IF_ERROR(WriteUnit(d, cur[i++].first, nullptr));  // back to base
-      } else if (i == cur.size() || t[j].first < cur[i].first) {
-        RETURN_IF_ERROR(WriteUnit(d, t[j].first, t[j].second));
-        ++j;
+  auto write = [&](uint64_t key, const char* content) {
+    return WriteUnit(static_cast<uint32_t>(key >> 44),
+                     key & ((uint64_t{1} << 44) - 1), content);
+  };
+  if (space_.get() == &space) {
+    // The same fixed units: only slots whose content changed.
+    for (size_t s = 0; s < slots.size(); ++s) {
+      const int32_t was = versions_[s], now = r.slot_version[s];
+      if (was == now) continue;
+      const Slot& slot = slots[s];
+      const char* before = was < 0 ? nullptr
+                                   : Content(h, slot.candidates[was].op,
+                                             slot.candidates[was].unit_in_op);
+      const char* after = now < 0 ? nullptr
+                                  : Content(h, slot.candidates[now].op,
+                                            slot.candidates[now].unit_in_op);
+      if (before == after) continue;
+      RETURN_IF_ERROR(write(UnitHashes::GlobalUnit(slot.device, slot.unit),
+                            after));  // nullptr: back to base
+    }
+  } else {
+    // Both states' units in unit order: write what differs.
+    StateUnits old_units(space_.get(), &versions_);
+    StateUnits new_units(&space, &r.slot_version);
+    // Steps past the new state's unit, which must precede the next one.
+    auto next_new = [&]() -> absl::Status {
+      const uint64_t was = new_units.key();
+      new_units.Next();
+      if (!new_units.done() && new_units.key() <= was) {
+        return absl::InternalError(
+            absl::StrCat("the space of e", space.event(),
+                         " does not list its units in order (global unit ",
+                         new_units.key(), " after ", was, ")"));
+      }
+      return absl::OkStatus();
+    };
+    while (!old_units.done() || !new_units.done()) {
+      const uint64_t ok = old_units.done() ? UINT64_MAX : old_units.key();
+      const uint64_t nk = new_units.done() ? UINT64_MAX : new_units.key();
+      if (ok < nk) {
+        RETURN_IF_ERROR(write(ok, nullptr));  // back to base
+        old_units.Next();
+      } else if (nk < ok) {
+        RETURN_IF_ERROR(write(nk, new_units.content()));
+        RETURN_IF_ERROR(next_new());
       } else {
-        if (cur[i].second != t[j].second) {
-          RETURN_IF_ERROR(WriteUnit(d, t[j].first, t[j].second));
+        if (old_units.content() != new_units.content()) {
+          RETURN_IF_ERROR(write(nk, new_units.content()));
         }
-        ++i;
-        ++j;
+        old_units.Next();
+        RETURN_IF_ERROR(next_new());
       }
     }
-    std::swap(current_[d], t);
   }
   // The units were written from the trace's mapped data: let those pages go
   // from time to time, or a long trace's data ends up resident here.

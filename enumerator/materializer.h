@@ -29,7 +29,17 @@ class Materializer {
   Materializer(const Materializer&) = delete;
   Materializer& operator=(const Materializer&) = delete;
 
-  // Makes the files show the state `r` of `space` resolves to.
+  // Makes the files show the state `r` of `space` resolves to. The next
+  // Apply learns what the files hold from `space` and `r`, so `space` is
+  // kept until then (no per-unit list of its own: on a long trace that
+  // would be two lists of millions of units per worker). Consecutive
+  // states of one space differ only in their slots, and only those are
+  // compared. After a failed Apply the files' content is unknown and every
+  // later Apply fails (FailedPrecondition).
+  absl::Status Apply(std::shared_ptr<const StateSpace> space,
+                     const Resolution& r);
+  // The same for a caller that keeps `space` alive until the next Apply or
+  // this Materializer's end.
   absl::Status Apply(const StateSpace& space, const Resolution& r);
 
   // Copies the current images to `out` (same count as the devices), keeping
@@ -43,16 +53,19 @@ class Materializer {
  private:
   Materializer(const UnitHashes& hashes, std::vector<std::string> paths)
       : hashes_(hashes), paths_(std::move(paths)) {}
+  // Writes `content` (nullptr: the base content; a tag: zeroes) to `unit`.
+  // Writes what differs between the state the files show and `r`'s.
+  absl::Status Write(const StateSpace& space, const Resolution& r);
   absl::Status WriteUnit(uint32_t device, uint64_t unit, const char* content);
 
   const UnitHashes& hashes_;
   std::vector<std::string> paths_;
   std::vector<int> fds_;
-  // Per device: (unit, content it holds) by unit; units not listed hold the
-  // base content.
-  std::vector<std::vector<std::pair<uint64_t, const char*>>> current_;
-  // Apply's lists, kept for their capacity.
-  std::vector<std::vector<std::pair<uint64_t, const char*>>> spare_;
+  // What the files show: the state `versions_` of `space_` resolves to;
+  // the base content when `space_` is null.
+  std::shared_ptr<const StateSpace> space_;
+  std::vector<int32_t> versions_;
+  bool broken_ = false;  // a write failed: what the files show is unknown
   std::string zeros_;
   uint64_t last_written_ = 0;
   // Bytes written since the trace's data pages were last released.
