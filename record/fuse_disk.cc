@@ -4,6 +4,7 @@
 #include <fuse3/fuse_lowlevel.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -350,13 +351,25 @@ void FuseDisk::Stop() {
     s.mounted = false;
   }
   if (s.connection >= 0) {
-    const std::string abort_path = absl::StrCat(
-        "/sys/fs/fuse/connections/", s.connection, "/abort");
-    const int fd = ::open(abort_path.c_str(), O_WRONLY | O_CLOEXEC);
+    // Where fusectl is not mounted, it is mounted for the abort (in the
+    // recorder's own mount namespace, normally) and unmounted after:
+    // otherwise a loop device still bound to the disk (its file system kept
+    // alive elsewhere) would keep the server threads waiting for it.
+    constexpr char kFusectl[] = "/sys/fs/fuse/connections";
+    const std::string abort_path =
+        absl::StrCat(kFusectl, "/", s.connection, "/abort");
+    int fd = ::open(abort_path.c_str(), O_WRONLY | O_CLOEXEC);
+    bool mounted_fusectl = false;
+    if (fd < 0 && errno == ENOENT &&
+        ::mount("fusectl", kFusectl, "fusectl", 0, nullptr) == 0) {
+      mounted_fusectl = true;
+      fd = ::open(abort_path.c_str(), O_WRONLY | O_CLOEXEC);
+    }
     if (fd >= 0) {
       (void)!::write(fd, "1", 1);
       ::close(fd);
     }
+    if (mounted_fusectl) ::umount2(kFusectl, MNT_DETACH);
   }
   if (s.loop.joinable()) s.loop.join();
   fuse_session_destroy(s.session);

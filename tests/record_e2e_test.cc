@@ -290,10 +290,15 @@ TEST(RecordE2eTest, AFileSystemHeldAfterItsUnmountFailsTheRecording) {
     GTEST_SKIP() << "skipped: needs unshare(1) and setsid(1)";
   }
   const std::string trace = Tmp() + "/held.trace";
+  const std::string holder = Tmp() + "/holder.pid";
+  // The holder outlives the recording by far: the recorder must not wait
+  // for it (`timeout` turns a hang into exit 124).
   Result r =
-      Crashenum("record --fs=ext4 --size=16M -o " + trace +
-                " -- 'echo x > $CRASHENUM_MNT/f; setsid unshare -m sleep 8 "
-                "</dev/null >/dev/null 2>&1 & sleep 0.5'");
+      Sh("timeout 120 " + Bin() + " record --fs=ext4 --size=16M -o " + trace +
+         " -- 'echo x > $CRASHENUM_MNT/f; setsid unshare -m sleep 600 "
+         "</dev/null >/dev/null 2>&1 & echo $! > " +
+         holder + "; sleep 0.5'");
+  Sh("kill $(cat " + holder + ")");
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_THAT(r.output, HasSubstr("still in use after its unmount"));
   auto t = ReadTrace(trace, {});
