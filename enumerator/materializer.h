@@ -34,7 +34,7 @@ class Materializer {
   // kept until then (no per-unit list of its own: on a long trace that
   // would be two lists of millions of units per worker). Consecutive
   // states of one space differ only in their slots, and only those are
-  // compared. After a failed Apply the files' content is unknown and every
+  // compared. After a write fails the files' content is unknown, and every
   // later Apply fails (FailedPrecondition).
   absl::Status Apply(std::shared_ptr<const StateSpace> space,
                      const Resolution& r);
